@@ -1,0 +1,1 @@
+"""Web chat UI, HTTP API and the embeddable widget."""
