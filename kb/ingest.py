@@ -1,0 +1,156 @@
+"""Ingestion: load → clean → chunk → embed → store, idempotently.
+
+Chunk ids are content hashes, so re-ingesting unchanged files changes nothing; a changed file's
+stale chunks are deleted and its new ones added; chunks of files that disappeared from an ingested
+folder are removed. Every run converges the store to "exactly the chunks of these files", so an
+ingest killed half way is repaired by the next one. Bad files are skipped with one line each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from kb.chunking import Chunk, chunk_document
+from kb.embedder import Embedder
+from kb.loaders import LoadError, expand_paths, load_document
+from kb.store import ChunkStore
+from kb.text import tokenize
+from tutor.config import Settings
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestReport:
+    files: list[str] = field(default_factory=list)
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    total: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped
+
+    def to_dict(self) -> dict:
+        return {
+            "files": self.files,
+            "added": self.added,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "total": self.total,
+            "skipped": self.skipped,
+        }
+
+
+def load_manifest(folder: Path) -> dict[str, dict]:
+    f = folder / "manifest.json"
+    if f.is_file():
+        try:
+            return json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return {}
+    return {}
+
+
+def chunk_files(files: list[Path], settings: Settings, report: IngestReport) -> list[tuple[Path, list[Chunk]]]:
+    out = []
+    manifests: dict[Path, dict] = {}
+    for f in files:
+        try:
+            doc = load_document(f)
+        except LoadError as e:
+            report.skipped.append(str(e))
+            continue
+        except OSError as e:
+            report.skipped.append(f"{f}: cannot read ({e.strerror})")
+            continue
+        folder = doc.path.parent
+        if folder not in manifests:
+            manifests[folder] = load_manifest(folder)
+        kind = manifests[folder].get(doc.source, {}).get("kind")
+        chunks = chunk_document(doc.source, doc.text, kind=kind, chunk_chars=settings.chunk_chars, overlap=settings.chunk_overlap)
+        if not chunks:
+            report.skipped.append(f"{f}: no text left after cleaning; expected prose or Markdown")
+            continue
+        out.append((doc.path, chunks))
+        report.files.append(doc.source)
+    return out
+
+
+def ingest(
+    paths: list[Path] | None,
+    settings: Settings,
+    *,
+    reset: bool = False,
+    store: ChunkStore | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the store in line with `paths` (default: the shipped corpus). Returns what changed."""
+    report = IngestReport()
+    paths = [Path(p) for p in (paths or [settings.corpus_dir])]
+    files, problems = expand_paths(paths)
+    report.skipped.extend(problems)
+    docs = chunk_files(files, settings, report)
+
+    store = store or ChunkStore(settings)
+    embedder = embedder or Embedder(settings.embedding_model)
+    if reset:
+        store.reset()
+    elif store.embedding_model and store.embedding_model != embedder.name:
+        store.reset()  # vectors from another model cannot be mixed with this one's
+    existing = {c.id: c.metadata for c in store.all()}
+
+    desired: dict[str, tuple[Path, Chunk]] = {}
+    for path, chunks in docs:
+        for c in chunks:
+            desired[c.id] = (path, c)
+    loaded_sources = {c.source for _, chunks in docs for c in chunks}
+    ingested_dirs = [p.resolve() for p in paths if p.is_dir()]
+
+    stale = []
+    for cid, meta in existing.items():
+        if cid in desired:
+            continue
+        origin = Path(meta.get("origin", ""))
+        if meta.get("source") in loaded_sources:
+            stale.append(cid)  # the file changed: its old chunks go
+        elif any(d == origin.parent or d in origin.parents for d in ingested_dirs) and not origin.exists():
+            stale.append(cid)  # the file was removed from an ingested folder
+    store.delete(stale)
+    report.removed = len(stale)
+
+    new = [(p, c) for cid, (p, c) in desired.items() if cid not in existing]
+    report.unchanged = len(desired) - len(new)
+    step = 64
+    for s in range(0, len(new), step):
+        batch = new[s : s + step]
+        vecs = embedder.encode([c.index_text for _, c in batch])
+        store.upsert(
+            ids=[c.id for _, c in batch],
+            texts=[c.text for _, c in batch],
+            metadatas=[
+                {
+                    "source": c.source,
+                    "heading": c.heading,
+                    "position": c.position,
+                    "kind": c.kind,
+                    "origin": str(p),
+                    "tokens": " ".join(tokenize(c.index_text)),
+                }
+                for p, c in batch
+            ],
+            embeddings=vecs,
+        )
+        report.added += len(batch)
+        if progress:
+            progress(min(s + step, len(new)), len(new))
+    if new or store.embedding_model != embedder.name:
+        store.set_embedding_model(embedder.name)
+    report.total = store.count()
+    return report

@@ -1,0 +1,141 @@
+"""Chinese-aware tokens for BM25: jieba segmentation, lower-cased mixed Chinese/English, and a
+glossary that maps the lecture transcript's speech-recognition mis-hearings to the correct terms.
+
+The glossary is applied to both the indexed text and the query, so a student who types "LoRA",
+"LangChain" or "embedding" finds the transcript passages where the recogniser wrote "Laura",
+"南欠" or "in bedding", and "GPT-2", "GPT 2" and "gpt2" are one token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+# (pattern on lower-cased text, canonical form). Order matters: longer forms first.
+GLOSSARY: list[tuple[str, str]] = [
+    (r"南欠|能欠|蓝欠|lang\s*chain", " langchain "),
+    (r"\bq\s*lora\b", " qlora lora "),
+    (r"\blaura\b|\blo\s*ra\b|\bora\b", " lora "),
+    (r"\bin\s*(?:bedding|padding|betting)s?\b|\bebdon\b|\bembeds?\b|\bembedding\b", " embedding "),
+    (r"嵌入", " 嵌入 embedding "),
+    (r"\bword\s*(?:to|2)\s*(?:vec|vex|left)\b|\bword\s*wear\b|\bword2vec\b", " word2vec "),
+    (r"\bn\s*[-‐]?\s*grams?\b", " ngram "),
+    (r"\buni\s*[-]?\s*grams?\b", " unigram ngram "),
+    (r"\b(?:bi|by)\s*[-]?\s*grams?\b", " bigram ngram "),
+    (r"\b(?:tri|tride|tree)\s*[-]?\s*grams?\b", " trigram ngram "),
+    (r"\bone\s*[-]?\s*hot\b|独热", " onehot "),
+    (r"\bgpt\s*[-]?\s*(\d(?:\.\d)?)", r" gpt\1 "),
+    (r"\bchat\s*gpt\b", " chatgpt "),
+    (r"\bgbt\b", " gpt "),
+    (r"\bgpt\s*one\b", " gpt1 "),
+    (r"\bgpt\s*two\b", " gpt2 "),
+    (r"\bgpt\s*three\b", " gpt3 "),
+    (r"\bself\s*[-]?\s*attention\b", " selfattention 自注意力 "),
+    (r"\bmulti\s*[-]?\s*head", " multihead 多头 "),
+    (r"\bfine\s*[-]?\s*tun(?:e|ing)\b|\bfinetun(?:e|ing)\b", " finetuning 微调 "),
+    (r"\bpre\s*[-]?\s*train(?:ing|ed)?\b", " pretraining 预训练 "),
+    (r"\btransformers?\b", " transformer "),
+    (r"\bbert\b", " bert "),
+    # English course terms also index as their Chinese names, so English questions reach Chinese notes.
+    (r"\bfeed\s*-?\s*forward\b", " feedforward 前馈 "),
+    (r"\bpositional\s+encodings?\b|\bposition\s+encodings?\b", " positional 位置编码 "),
+    (r"\blanguage\s+models?\b", " languagemodel 语言模型 "),
+    (r"\bvanishing\s+gradients?\b|\bgradients?\s+vanish\w*", " 梯度消失 "),
+    (r"\blong[-\s]+(?:range|term|distance)\s+dependenc\w*", " 长距离依赖 "),
+    (r"\bin[-\s]*context\s+learning\b", " incontextlearning 上下文学习 "),
+    (r"\bchain[-\s]+of[-\s]+thought\b", " cot 思维链 "),
+    (r"\bzero[-\s]*shot\b", " zeroshot 零样本 "),
+    (r"\bfew[-\s]*shot\b", " fewshot 少样本 "),
+    (r"\breinforcement\s+learning\b", " 强化学习 "),
+    (r"\bhuman\s+feedback\b", " 人类反馈 "),
+    (r"\breward\s+models?\b", " 奖励模型 "),
+    (r"\bnext\s+sentence\s+prediction\b", " nsp 下一句预测 "),
+    (r"\bmasked\s+language\s+model\w*|\bmasked\s+lm\b", " mlm 掩码语言模型 "),
+]
+
+# Bilingual term pairs: an English word also indexes as its Chinese course term.
+TERM_PAIRS = {
+    "attention": "注意力", "encoder": "编码器", "encoders": "编码器", "decoder": "解码器", "decoders": "解码器",
+    "mask": "掩码", "masked": "掩码", "masking": "掩码", "parameters": "参数", "parameter": "参数", "params": "参数",
+    "layers": "层", "layer": "层", "heads": "头", "head": "头", "tokens": "词", "token": "词", "vocabulary": "词表",
+    "probability": "概率", "probabilities": "概率", "sentence": "句子", "translation": "翻译", "training": "训练",
+    "pretrain": "预训练", "inference": "推理", "weights": "权重", "weight": "权重", "vector": "向量", "vectors": "向量",
+    "similarity": "相似度", "cosine": "余弦", "matrix": "矩阵", "softmax": "softmax", "neural": "神经网络",
+    "network": "网络", "recurrent": "循环神经网络", "gradient": "梯度", "dependencies": "依赖", "dependency": "依赖",
+    "tasks": "任务", "task": "任务", "classification": "分类", "prompt": "提示词", "instruction": "指令",
+    "supervised": "监督", "generation": "生成", "generative": "生成", "bidirectional": "双向", "agent": "智能体",
+    "agents": "智能体", "cost": "成本", "dataset": "数据集", "data": "数据",
+}
+# `\b` would not fire between a Chinese character and a Latin letter ("是one hot" has no \w boundary),
+# so glossary patterns use an ASCII-only word boundary instead.
+_ASCII_B = r"(?:(?<![a-z0-9])(?=[a-z0-9])|(?<=[a-z0-9])(?![a-z0-9]))"
+_GLOSSARY = [(re.compile(p.replace(r"\b", _ASCII_B)), r) for p, r in GLOSSARY]
+_ALNUM_PARTS = re.compile(r"[a-z]+|[0-9]+")
+
+DOMAIN_WORDS = [
+    "注意力机制", "自注意力", "多头注意力", "缩放点积", "点积注意力", "掩码", "预训练", "微调", "全量微调",
+    "指令微调", "提示微调", "思维链", "语言模型", "统计语言模型", "神经网络语言模型", "马尔可夫假设",
+    "词向量", "词嵌入", "位置编码", "编码器", "解码器", "前馈网络", "残差连接", "层归一化", "上下文学习",
+    "零样本", "少样本", "强化学习", "人类反馈", "奖励模型", "困惑度", "独热编码", "分布式表示", "循环神经网络",
+    "梯度消失", "梯度爆炸", "长短期记忆", "大模型", "参数量", "下一句预测", "掩码语言模型", "智能体",
+]
+
+STOPWORDS = set(
+    "的 了 是 在 和 与 或 及 就 也 都 而 把 被 让 给 对 从 到 这 那 这个 那个 一个 一种 我们 你们 他们 它们 我 你 他 她 它 "
+    "吗 呢 吧 啊 呀 嘛 么 什么 怎么 怎样 如何 为什么 哪些 哪个 有 没有 会 能 可以 要 还 又 很 更 最 其实 然后 就是 "
+    "所以 因为 如果 但是 但 并 等 等等 之 其 中 上 下 里 个 些 请 一下 说说 讲讲 介绍 解释 一 二 "
+    "谁 哪 哪里 哪一年 一年 多少 多大 有多大 几 分别 是否 啥 呀 做 做了 怎么样 是不是 什么样 "
+    "what how why which does do did please explain".split()
+)
+_TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]", re.U)
+_init_lock = threading.Lock()
+_initialised = False
+
+
+def _ensure_jieba() -> None:
+    global _initialised
+    if _initialised:
+        return
+    with _init_lock:
+        if not _initialised:
+            for w in DOMAIN_WORDS:
+                jieba.add_word(w, freq=20000)
+            jieba.initialize()
+            _initialised = True
+
+
+def normalize_terms(text: str) -> str:
+    """Lower-case and map known mis-spellings / variants to canonical terms."""
+    t = text.lower()
+    for pat, rep in _GLOSSARY:
+        t = pat.sub(rep, t)
+    return t
+
+
+@lru_cache(maxsize=4096)
+def _tokenize_cached(text: str) -> tuple[str, ...]:
+    _ensure_jieba()
+    out: list[str] = []
+    for tok in jieba.cut_for_search(normalize_terms(text)):
+        tok = tok.strip()
+        if not tok or tok in STOPWORDS or not _TOKEN_OK.search(tok):
+            continue
+        out.append(tok)
+        if tok.isascii() and tok.isalnum() and not tok.isalpha() and not tok.isdigit():
+            out.extend(_ALNUM_PARTS.findall(tok))  # "nnlm2003" also indexes as "nnlm", "2003"
+        zh = TERM_PAIRS.get(tok)
+        if zh:
+            out.append(zh)
+    return tuple(out)
+
+
+def tokenize(text: str) -> list[str]:
+    """BM25 tokens: jieba search-mode words (overlapping sub-words included), lower-cased, glossary
+    applied, stop words and punctuation dropped."""
+    return list(_tokenize_cached(text))

@@ -1,0 +1,115 @@
+"""Ingestion: idempotent re-ingest, changed and removed files, repair after a killed ingest,
+persistence across processes, and bad inputs (binary, non-UTF-8, empty, missing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kb.ingest import ingest
+from kb.store import ChunkStore
+from tutor.config import PROJECT_ROOT
+
+
+def ids_and_count(settings):
+    store = ChunkStore(settings)
+    return sorted(c.id for c in store.all()), store.count()
+
+
+def test_reingest_is_idempotent(settings, corpus_copy, embedder):
+    r1 = ingest([corpus_copy], settings, embedder=embedder)
+    assert r1.added > 5 and r1.removed == 0 and not r1.skipped
+    before = ids_and_count(settings)
+    r2 = ingest([corpus_copy], settings, embedder=embedder)
+    assert (r2.added, r2.removed, r2.unchanged) == (0, 0, r1.added)
+    assert ids_and_count(settings) == before
+
+
+def test_changed_file_replaces_its_chunks_and_removed_file_goes(settings, corpus_copy, embedder):
+    ingest([corpus_copy], settings, embedder=embedder)
+    f = corpus_copy / "004_8f0b023b55e47a69.txt"
+    f.write_text(f.read_text(encoding="utf-8") + "\n##### 9、新问题：什么是困惑度？\n困惑度是语言模型好坏的一个指标。\n", encoding="utf-8")
+    r = ingest([corpus_copy], settings, embedder=embedder)
+    assert r.added >= 1
+    texts = [c.text for c in ChunkStore(settings).all()]
+    assert any("困惑度是语言模型好坏的一个指标" in t for t in texts)
+
+    (corpus_copy / "000_172dd7619ae4346b.txt").unlink()
+    r = ingest([corpus_copy], settings, embedder=embedder)
+    assert r.removed > 0
+    sources = {c.metadata["source"] for c in ChunkStore(settings).all()}
+    assert sources == {"004_8f0b023b55e47a69.txt"}
+
+
+def test_ingest_killed_half_way_is_repaired(settings, corpus_copy, embedder):
+    full = ingest([corpus_copy], settings, embedder=embedder)
+    expected = ids_and_count(settings)
+    ChunkStore(settings).reset()
+
+    class Killed(Exception):
+        pass
+
+    def die(done, total):
+        raise Killed()
+
+    with pytest.raises(Killed):
+        ingest([corpus_copy], settings, embedder=embedder, progress=die)
+    partial = ChunkStore(settings).count()
+    assert 0 < partial < full.added
+    r = ingest([corpus_copy], settings, embedder=embedder)
+    assert r.added == full.added - partial
+    assert ids_and_count(settings) == expected
+
+
+def test_bad_inputs_are_skipped_with_one_line_each(settings, tmp_path, corpus_copy, embedder):
+    (corpus_copy / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00")
+    (corpus_copy / "latin1.md").write_bytes("caf\xe9 na\xefve".encode("latin-1"))
+    (corpus_copy / "empty.md").write_text("   \n", encoding="utf-8")
+    missing = tmp_path / "does-not-exist.md"
+    r = ingest([corpus_copy, missing], settings, embedder=embedder)
+    assert len(r.skipped) == 4
+    joined = "\n".join(r.skipped)
+    for name, word in (("binary.txt", "binary"), ("latin1.md", "UTF-8"), ("empty.md", "empty"), ("does-not-exist.md", "no such")):
+        line = next(s for s in r.skipped if name in s)
+        assert word in line
+    assert set(r.files) == {"000_172dd7619ae4346b.txt", "004_8f0b023b55e47a69.txt"}
+    assert r.total > 5, joined
+
+
+def run_cli(*args, env_extra=None, check=False):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "tutor.cli", *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+
+
+def test_cli_ingest_exit_code_and_persistence_across_processes(tmp_path, corpus_copy):
+    env = {"TUTOR_DATA_DIR": str(tmp_path / "d")}
+    (corpus_copy / "bad.txt").write_bytes(b"\xff\xfe\xfa broken")
+    p = run_cli("ingest", str(corpus_copy), "--json", env_extra=env)
+    assert p.returncode == 1, p.stderr
+    report = json.loads(p.stdout)
+    assert report["added"] > 0 and len(report["skipped"]) == 1
+    assert "bad.txt" in p.stderr and "UTF-8" in p.stderr
+    # a second process sees the stored index
+    p = run_cli("search", "encoder-decoder attention 是不是 self-attention", "-k", "3", "--json", env_extra=env)
+    assert p.returncode == 0, p.stderr
+    results = json.loads(p.stdout)
+    assert len(results) == 3
+    assert set(results[0]) >= {"id", "source", "heading", "text", "score"}
+    assert results[0]["source"] == "000_172dd7619ae4346b.txt"
+
+
+def test_cli_search_errors(tmp_path):
+    env = {"TUTOR_DATA_DIR": str(tmp_path / "empty")}
+    p = run_cli("search", "BERT", env_extra=env)
+    assert p.returncode == 2 and "tutor ingest" in p.stderr
+    p = run_cli("search", "   ", env_extra=env)
+    assert p.returncode == 2 and "empty query" in p.stderr
+    p = run_cli("search", "BERT", "--mode", "magic", env_extra=env)
+    assert p.returncode == 2 and "unknown mode" in p.stderr
+    p = run_cli("ingest", str(tmp_path / "nope"), env_extra=env)
+    assert p.returncode == 1 and "no such file" in p.stderr

@@ -1,0 +1,152 @@
+"""`Tutor`: the one Python entry point the CLI, the web service and the evaluation share.
+
+It loads the knowledge base, the demo tools and (when present) the tutor GPT once per process, keeps
+conversation sessions, and answers a question as an `AskResult` — or as a stream of `StreamEvent`s.
+Every failure becomes a readable reply (kind="error"), never an exception escaping to the student.
+
+The answering engine is chosen per turn: the ReAct agent driven by the tutor GPT when it is
+available, otherwise (or when the agent fails) the deterministic path below — intent routing, the
+demo tools, retrieval and an extractive, cited answer (`model_driven=False`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Iterator
+
+from tutor.config import Settings, get_settings
+from tutor.intent import classify, resolve_followup, topic_of
+from tutor.schema import AskResult, Source, Step, StreamEvent
+from tutor.sessions import SessionStore, Turn
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+
+REFUSAL_OFFTOPIC = {
+    "zh": "这个问题超出了本课程的范围。我是大模型基础课程的助教，可以回答：统计语言模型与 n-gram、NNLM 与词向量、RNN 的局限、注意力机制、Transformer、BERT 与 GPT、GPT 家族、预训练与微调、智能体等问题，也可以现场演示注意力计算、n-gram 打分和掩码。",
+    "en": "That is outside this course. I am the teaching assistant for the LLM-fundamentals course: ask me about statistical language models and n-grams, NNLM and embeddings, RNN limits, attention, Transformers, BERT vs GPT, the GPT family, pre-training vs fine-tuning or agents — or ask for a live demo of attention, n-gram scoring or masking.",
+}
+REFUSAL_INJECTION = {
+    "zh": "我不能执行这类要求，也不会透露或修改我的设置。我是课程助教，欢迎继续问课程相关的问题，比如“自注意力是怎么计算的？”",
+    "en": "I can't follow that request or reveal or change my instructions. I'm the course tutor — feel free to ask about the course, e.g. “How is self-attention computed?”",
+}
+DEMO_THOUGHT = {
+    "attention": "学生给出了矩阵，要看注意力的计算过程，调用 attention 工具。",
+    "ngram": "学生要用 n-gram 语言模型给句子打分，调用 ngram 工具。",
+    "mask": "学生要看掩码的效果，调用 mask 工具。",
+}
+
+
+class Tutor:
+    """Load once, ask many times. Thread-safe for concurrent questions in different sessions."""
+
+    def __init__(self, settings: Settings | None = None, *, sessions: SessionStore | None = None):
+        self.settings = settings or get_settings()
+        from tutor.service import get_retriever
+
+        self.retriever = get_retriever(self.settings)
+        self.sessions = sessions or SessionStore()
+        self._lock = threading.Lock()
+
+    # ---- public API -------------------------------------------------------------------------
+    def ask(self, question: str, session_id: str | None = None) -> AskResult:
+        final: AskResult | None = None
+        for ev in self.stream(question, session_id):
+            if ev.type == "final":
+                final = AskResult.model_validate(ev.data)
+        assert final is not None
+        return final
+
+    def stream(self, question: str, session_id: str | None = None) -> Iterator[StreamEvent]:
+        """Yield `step` events as the tutor works, `token` events for the answer, then `final`."""
+        t0 = time.perf_counter()
+        session = self.sessions.get(session_id)
+        try:
+            problem = self._validate(question)
+            if problem:
+                result = AskResult(answer=problem, kind="error")
+                steps: list[Step] = []
+            else:
+                question = question.strip()
+                steps = []
+                result = None
+                for item in self._answer(question, session):
+                    if isinstance(item, Step):
+                        steps.append(item)
+                        yield StreamEvent(type="step", data=item.model_dump(mode="json"))
+                    else:
+                        result = item
+                assert result is not None
+                result.steps = steps
+        except Exception as e:  # never let a stack trace reach the student
+            log.exception("tutor failed on %r", question)
+            result = AskResult(answer=f"抱歉，处理这个问题时出错了，请换个说法再试。/ Sorry, something went wrong ({type(e).__name__}).", kind="error")
+        result.session_id = session.id
+        result.latency_ms = round((time.perf_counter() - t0) * 1000, 1)
+        for piece in _pieces(result.answer):
+            yield StreamEvent(type="token", data={"text": piece})
+        if result.kind != "error" or not self._validate(question):
+            self.sessions.add_turn(session, Turn(question=question, answer=result.answer, topic=topic_of(question) or _last_topic(session)))
+        yield StreamEvent(type="final", data=result.to_dict())
+
+    def health(self) -> dict:
+        from tutor import __version__
+
+        return {"status": "ok", "version": __version__, "index_chunks": len(self.retriever), "model": "extractive-fallback"}
+
+    # ---- internals --------------------------------------------------------------------------
+    @staticmethod
+    def _validate(question: str) -> str | None:
+        if not isinstance(question, str) or not question.strip():
+            return "问题是空的，请输入一个问题。/ The question is empty: please type a question."
+        if len(question) > MAX_QUESTION_CHARS:
+            return f"问题太长了（{len(question)} 字），上限是 {MAX_QUESTION_CHARS} 字。/ The question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})."
+        return None
+
+    def _answer(self, question: str, session) -> Iterator[Step | AskResult]:
+        intent = classify(question)
+        lang = intent.language
+        if intent.kind == "injection":
+            yield AskResult(answer=REFUSAL_INJECTION[lang], kind="refusal")
+            return
+        if intent.kind in ("attention", "ngram", "mask"):
+            yield from self._demo(intent.kind, question, lang)
+            return
+        resolved = question if intent.definite else resolve_followup(question, _last_topic(session))
+        if intent.kind == "offtopic" and resolved == question:
+            yield AskResult(answer=REFUSAL_OFFTOPIC[lang], kind="refusal")
+            return
+        yield from self._concept(resolved, lang)
+
+    def _demo(self, kind: str, question: str, lang: str) -> Iterator[Step | AskResult]:
+        from tutor.tools.langchain_tools import run_attention, run_mask, run_ngram
+
+        run = {"attention": run_attention, "ngram": run_ngram, "mask": run_mask}[kind]
+        text, artifact = run(question)
+        step = Step(thought=DEMO_THOUGHT[kind], tool=kind, tool_input=question, observation=text, artifact=artifact)
+        yield step
+        yield AskResult(answer=text, kind="demo" if artifact.get("ok") else "error")
+
+    def _concept(self, question: str, lang: str) -> Iterator[Step | AskResult]:
+        from tutor.extractive import extractive_answer
+
+        results = self.retriever.search(question, k=self.settings.top_k)
+        obs = "\n".join(f"{r.citation} {r.text[:200]}" for r in results[:3]) or "（没有找到 / nothing found）"
+        yield Step(thought="先在课程笔记里检索相关内容。", tool="search_notes", tool_input=question, observation=obs)
+        answer, cited = extractive_answer(question, results, lang)
+        yield AskResult(answer=answer, sources=[Source(source=r.source, heading=r.heading) for r in cited], kind="concept")
+
+
+def _last_topic(session) -> str:
+    for t in reversed(session.history()):
+        if t.topic:
+            return t.topic
+    return ""
+
+
+def _pieces(text: str, size: int = 8) -> Iterator[str]:
+    for i in range(0, len(text), size):
+        yield text[i : i + size]

@@ -1,0 +1,106 @@
+"""Deterministic reading of a student's message: which demo it asks for, whether it is off-topic or a
+prompt-injection attempt, the language it is in, and how a follow-up ("它的预训练任务呢？") is
+resolved against the conversation. Used to guard the agent and to drive the extractive fallback."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+COURSE_TERMS = [
+    "bert", "gpt", "chatgpt", "transformer", "attention", "注意力", "自注意力", "多头", "掩码", "mask", "遮",
+    "n-gram", "ngram", "gram", "bigram", "trigram", "unigram", "一元", "二元", "三元", "语言模型", "nnlm", "rnn",
+    "lstm", "循环神经网络", "embedding", "嵌入", "词向量", "one-hot", "onehot", "独热", "编码器", "解码器", "encoder",
+    "decoder", "预训练", "微调", "fine-tun", "finetun", "lora", "peft", "prompt", "提示", "指令", "sft", "rlhf",
+    "强化学习", "思维链", "chain of thought", "上下文学习", "in-context", "agent", "智能体", "langchain", "大模型",
+    "llm", "参数", "softmax", "qkv", "query", "key", "value", "位置编码", "positional", "feed forward", "前馈",
+    "马尔可夫", "markov", "困惑度", "perplexity", "平滑", "smoothing", "tokenizer", "分词", "向量", "相似度",
+    "神经网络", "深度学习", "机器翻译", "seq2seq", "nsp", "mlm", "zero-shot", "few-shot", "零样本", "少样本",
+    "模型", "训练", "概率", "矩阵", "权重", "层", "梯度", "ai", "人工智能", "自然语言", "nlp", "token",
+]
+TOPIC_TERMS = [
+    "ChatGPT", "GPT-4", "GPT-3", "GPT-2", "GPT-1", "GPT", "BERT", "Transformer", "自注意力", "多头注意力",
+    "注意力机制", "注意力", "self-attention", "attention", "LoRA", "PEFT", "LangChain", "RLHF", "SFT", "NNLM",
+    "RNN", "LSTM", "n-gram", "trigram", "bigram", "one-hot", "embedding", "词向量", "位置编码", "掩码",
+    "预训练", "微调", "思维链", "上下文学习", "in-context learning", "统计语言模型", "语言模型", "编码器", "解码器",
+]
+_INJECTION = re.compile(
+    r"忽略.{0,8}(指令|指示|提示|规则|设定|要求)|无视.{0,8}(指令|规则|设定)|(系统|system)\s*(提示词|提示|prompt)|"
+    r"你的(提示词|指令|设定|规则)|打印.{0,6}(提示词|指令)|开发者模式|越狱|"
+    r"ignore\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)|disregard\s+(all\s+|the\s+)?(previous|prior|above)|"
+    r"reveal\s+(your|the)\s+(system|hidden)|jailbreak|developer\s+mode|you\s+are\s+now\s+",
+    re.I,
+)
+_CREATIVE = re.compile(r"写(一|首|篇|个)?(首|篇)?(诗|歌|小说|故事|笑话|作文)|作诗|讲个笑话|write\s+(me\s+)?a\s+(poem|story|song|joke)", re.I)
+_SMALLTALK = re.compile(r"天气|股票|彩票|菜谱|做饭|旅游|电影推荐|星座|weather|stock price|recipe", re.I)
+_MATRIX = re.compile(r"\[\s*\[")
+_PRONOUN = re.compile(r"^(它|它们|他|她|他们|这个|那个|这|那|其|这种|那种|该|此)|它|它们|\b(it|its|they|them|this|that)\b", re.I)
+
+
+@dataclass
+class Intent:
+    kind: str  # "attention" | "ngram" | "mask" | "gpt_attention" | "concept" | "offtopic" | "injection"
+    language: str  # "zh" | "en"
+    definite: bool = False  # offtopic for sure (a poem, the weather), not a terse follow-up
+
+
+def language_of(text: str) -> str:
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+    latin = len(re.findall(r"[A-Za-z]", text))
+    return "zh" if cjk >= max(1, latin // 4) else "en"
+
+
+def is_course_related(text: str) -> bool:
+    t = text.lower()
+    return any(term in t for term in COURSE_TERMS)
+
+
+def classify(text: str) -> Intent:
+    lang = language_of(text)
+    t = text.lower()
+    if _INJECTION.search(text):
+        return Intent("injection", lang)
+    has_matrix = bool(_MATRIX.search(text)) or bool(re.search(r"\b[qkv]\s*[=＝:：]", t))
+    if re.search(r"(你|tutor|助教|自己).{0,10}(注意力|attention).{0,6}(图|map|热力|权重)|own attention", t):
+        return Intent("gpt_attention", lang)
+    if has_matrix and re.search(r"注意力|attention|softmax|q\s*[=＝]|权重", t):
+        return Intent("attention", lang)
+    if re.search(r"(因果|causal|look-ahead|padding|填充).{0,6}(掩码|mask)|(掩码|mask).{0,4}矩阵|遮住|遮盖|遮掉|掩盖|随机.{0,6}(mask|掩)|mlm.{0,8}(演示|句子)|\[mask\]", t) or (
+        re.search(r"掩码|mask", t) and re.search(r"[“\"「『'].+[”\"」』']", text)
+    ):
+        return Intent("mask", lang)
+    if re.search(r"n-?gram|bigram|trigram|unigram|[一二三]元(语法|模型)|困惑度|perplexity|平滑|smoothing", t) and (
+        re.search(r"[“\"「『'].+[”\"」』']", text) or re.search(r"打分|算|计算|score|概率|比较|compare|prob", t)
+    ):
+        return Intent("ngram", lang)
+    if has_matrix:
+        return Intent("attention", lang)
+    if _CREATIVE.search(text) and not is_course_related(text.replace("写", "")):
+        return Intent("offtopic", lang, definite=True)
+    if _SMALLTALK.search(text) and not is_course_related(text):
+        return Intent("offtopic", lang, definite=True)
+    if not is_course_related(text):
+        return Intent("offtopic", lang)
+    return Intent("concept", lang)
+
+
+def topic_of(text: str) -> str:
+    """The most specific course term named in `text` ('' when none)."""
+    low = text.lower()
+    best = ""
+    best_pos = 10**9
+    for term in TOPIC_TERMS:
+        pos = low.find(term.lower())
+        if pos >= 0 and (pos < best_pos or (pos == best_pos and len(term) > len(best))):
+            best, best_pos = term, pos
+    return best
+
+
+def resolve_followup(question: str, previous_topic: str) -> str:
+    """Make a follow-up self-contained: '它的预训练任务有哪些？' after a BERT question becomes
+    'BERT 它的预训练任务有哪些？'. Questions that name their own topic are returned unchanged."""
+    if not previous_topic or previous_topic.lower() in question.lower():
+        return question
+    if _PRONOUN.search(question) or (len(question) <= 12 and not topic_of(question)):
+        return f"{previous_topic} {question}"
+    return question
