@@ -1,0 +1,204 @@
+"""Benchmark of the tutor's GPT: CPU generation against `transformers`, peak memory, and (on a GPU) training MFU.
+
+    python bench/bench_model.py                     # CPU generation + memory (the shipped checkpoint)
+    python bench/bench_model.py --train             # also the training-throughput/MFU table (needs CUDA)
+    python bench/bench_model.py --json out.json
+
+Generation: a 400-token prompt taken from the course notes, greedy decoding of --new-tokens tokens (no early
+stop at <|eos|>), on --threads CPU threads. The same weights run through our `Generator` (KV cache, lean loop)
+and through `transformers`' LlamaForCausalLM.generate() after `models.export` — an identically sized model;
+both produce the same tokens, which the script checks. Engines alternate over --repeats rounds; medians
+are reported. Time to first token = prompt prefill + the first sampled token. Decode tokens/s counts the
+tokens after the first. Peak memory = peak RSS of a fresh process that loads the model and generates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def build_prompt(tok, n_tokens: int) -> list[int]:
+    from models.data import load_documents
+
+    text = "\n\n".join(t for _, t in load_documents())
+    ids = tok.encode(text)
+    return ids[1000 : 1000 + n_tokens]
+
+
+def _params(new_tokens):
+    from models.generate import SamplingParams
+
+    return SamplingParams(max_new_tokens=new_tokens, temperature=0.0, stop_at_eos=False)
+
+
+def run_ours(gen, prompt, new_tokens):
+    p = _params(new_tokens)
+    rows = gen._rows(1, p)
+    t0 = time.perf_counter()
+    first = None
+    for _ in gen._steps([list(prompt)], p, rows):
+        if first is None:
+            first = time.perf_counter() - t0
+    total = time.perf_counter() - t0
+    return first, total, rows[0].ids
+
+
+def run_hf(hf, prompt, new_tokens, suppress):
+    import torch
+    from transformers.generation.streamers import BaseStreamer
+
+    class Clock(BaseStreamer):
+        def __init__(self):
+            self.calls, self.first = 0, None
+
+        def put(self, value):
+            self.calls += 1
+            if self.calls == 2:  # the first call carries the prompt, the second the first new token
+                self.first = time.perf_counter()
+
+        def end(self):
+            pass
+
+    clock = Clock()
+    x = torch.tensor([prompt])
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        out = hf.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=new_tokens,
+                          min_new_tokens=new_tokens, do_sample=False, eos_token_id=None, pad_token_id=0,
+                          suppress_tokens=suppress, streamer=clock)
+    total = time.perf_counter() - t0
+    return clock.first - t0, total, out[0, len(prompt):].tolist()
+
+
+def peak_rss(engine: str, ckpt: str, hf_dir: str, threads: int) -> dict:
+    """Peak RSS (MiB) of a fresh process: after `import torch`, and after load + a short generation."""
+    code = f"""
+import resource, sys, json
+sys.path.insert(0, {str(ROOT)!r})
+import torch
+torch.set_num_threads({threads})
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if {engine!r} == "ours":
+    from models.generate import Generator
+    g = Generator.from_checkpoint({ckpt!r})
+    g.generate("注意力机制" * 100, max_new_tokens=32)
+else:
+    import transformers
+    m = transformers.AutoModelForCausalLM.from_pretrained({hf_dir!r}, dtype=torch.float32).eval()
+    x = torch.ones(1, 400, dtype=torch.long) * 5
+    m.generate(x, max_new_tokens=32, do_sample=False, pad_token_id=0)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"rss_after_import_mib": round(base), "peak_rss_mib": round(peak), "model_mib": round(peak - base)}}))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"error": r.stderr[-300:]}
+
+
+def bench_generation(a, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    import transformers
+
+    from models.checkpoint import load_checkpoint
+    from models.export import export_hf
+    from models.generate import Generator
+
+    model, tok = load_checkpoint(a.checkpoint)
+    gen = Generator(model, tok)
+    prompt = build_prompt(tok, a.prompt_tokens)
+    hf_dir = tempfile.mkdtemp(prefix="tutor-gpt-hf-")
+    export_hf(model, tok, hf_dir)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
+    suppress = [0] + list(range(tok.vocab_size, model.config.vocab_size))
+
+    res = {"ours": [], "transformers": []}
+    same = None
+    for r in range(a.repeats + 1):  # round 0 is a warm-up
+        f1, t1, ids1 = run_ours(gen, prompt, a.new_tokens)
+        f2, t2, ids2 = run_hf(hf, prompt, a.new_tokens, suppress)
+        if same is None:
+            same = ids1 == ids2
+        if r > 0:
+            res["ours"].append((f1, t1))
+            res["transformers"].append((f2, t2))
+    out = {"checkpoint": str(a.checkpoint), "params": model.num_params(), "prompt_tokens": len(prompt),
+           "new_tokens": a.new_tokens, "threads": threads, "repeats": a.repeats, "same_tokens": same,
+           "torch": torch.__version__, "transformers": transformers.__version__, "engines": {}}
+    for name, runs in res.items():
+        ttft = statistics.median(f for f, _ in runs)
+        total = statistics.median(t for _, t in runs)
+        decode = statistics.median((a.new_tokens - 1) / (t - f) for f, t in runs)
+        out["engines"][name] = {"ttft_ms": round(1000 * ttft, 1), "decode_tok_s": round(decode, 1),
+                                "end_to_end_tok_s": round(a.new_tokens / total, 1), "total_s": round(total, 3)}
+    o, h = out["engines"]["ours"], out["engines"]["transformers"]
+    out["speedup_decode"] = round(o["decode_tok_s"] / h["decode_tok_s"], 2)
+    out["speedup_ttft"] = round(h["ttft_ms"] / o["ttft_ms"], 2)
+    if not a.no_memory:
+        out["engines"]["ours"].update(peak_rss("ours", str(a.checkpoint), hf_dir, threads))
+        out["engines"]["transformers"].update(peak_rss("hf", str(a.checkpoint), hf_dir, threads))
+    return out
+
+
+def gen_table(r: dict) -> str:
+    lines = [f"CPU generation: {r['params'] / 1e6:.1f}M-param model, {r['prompt_tokens']}-token prompt, "
+             f"{r['new_tokens']} greedy tokens, {r['threads']} threads, median of {r['repeats']} "
+             f"(same tokens from both: {r['same_tokens']})", "",
+             "| engine | time to first token | decode tokens/s | end-to-end tokens/s | peak RSS | RSS of the model |",
+             "|---|---|---|---|---|---|"]
+    for name, e in r["engines"].items():
+        label = "tutor-gpt Generator" if name == "ours" else "transformers generate()"
+        lines.append(f"| {label} | {e['ttft_ms']} ms | {e['decode_tok_s']} | {e['end_to_end_tok_s']} | "
+                     f"{e.get('peak_rss_mib', '-')} MiB | {e.get('model_mib', '-')} MiB |")
+    lines.append(f"\nspeed-up: decode x{r['speedup_decode']}, time to first token x{r['speedup_ttft']}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--checkpoint", default=str(ROOT / "models" / "checkpoints" / "base"))
+    ap.add_argument("--prompt-tokens", type=int, default=400)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--threads", default="1,2", help="comma-separated CPU thread counts to test")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--train", action="store_true", help="also run bench/bench_train_gpu.py (CUDA only)")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    results = []
+    for n in [int(t) for t in a.threads.split(",")]:
+        r = bench_generation(a, n)
+        results.append(r)
+        print(gen_table(r) + "\n", flush=True)
+    best_ours = max(r["engines"]["ours"]["decode_tok_s"] for r in results)
+    best_hf = max(r["engines"]["transformers"]["decode_tok_s"] for r in results)
+    print(f"best decode tokens/s: ours {best_ours}, transformers {best_hf} -> x{best_ours / best_hf:.2f}")
+    if a.train:
+        import torch
+
+        if torch.cuda.is_available():
+            sys.path.insert(0, str(Path(__file__).parent))
+            import bench_train_gpu
+
+            bench_train_gpu.main([])
+        else:
+            print("\n(training benchmark skipped: no CUDA GPU)")
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
