@@ -3,8 +3,10 @@ latency p50/p95 after warm-up, on the project's own question set (kb/bench/retri
 
 A result is a hit when its source is the gold source (if one is given) and its text contains one of
 the gold phrases. Usage:
-    python bench/bench_retrieval.py [--questions FILE] [--embedding-model DIR] [--data-dir DIR] [--json]
-The index is (re)built in DATA_DIR with the chosen embedder before measuring.
+    python bench/bench_retrieval.py [--questions FILE] [--embedding-model DIR] [--data-dir DIR] [--grid] [--json]
+The index is (re)built in DATA_DIR with the chosen embedder before measuring. Rows are given for the
+dev half (odd ids, used to choose the fusion settings), the held-out half (even ids) and all questions.
+`--grid` also sweeps fusion kind × dense weight, the sweep the defaults in kb/retriever.py came from.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--embedding-model", type=Path, default=None)
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--dense-weight", type=float, default=None)
+    ap.add_argument("--fusion", choices=["rrf", "score"], default=None)
+    ap.add_argument("--grid", action="store_true", help="also sweep fusion kind x dense weight")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -76,18 +80,37 @@ def main(argv: list[str] | None = None) -> int:
         kw["embedding_model"] = args.embedding_model
     settings = Settings(**kw)
     ingest(None, settings)
-    retriever = Retriever(settings) if args.dense_weight is None else Retriever(settings, dense_weight=args.dense_weight)
+    kw = {}
+    if args.dense_weight is not None:
+        kw["dense_weight"] = args.dense_weight
+    if args.fusion:
+        kw["fusion"] = args.fusion
+    retriever = Retriever(settings, **kw)
     for q in questions[:5]:  # warm-up: model load, jieba dictionary, BM25 build
         for m in MODES:
             retriever.search(q["question"], mode=m)
-    rows = [evaluate(retriever, questions, m) for m in MODES]
+    splits = {
+        "dev": [q for q in questions if int(q["id"].lstrip("r")) % 2 == 1],
+        "held-out": [q for q in questions if int(q["id"].lstrip("r")) % 2 == 0],
+        "all": questions,
+    }
+    table = {name: [evaluate(retriever, qs, m) for m in MODES] for name, qs in splits.items()}
     if args.json:
-        print(json.dumps({"questions": len(questions), "embedding_model": str(settings.embedding_model), "rows": rows}, ensure_ascii=False, indent=2))
+        print(json.dumps({"questions": len(questions), "embedding_model": str(settings.embedding_model), "splits": table}, ensure_ascii=False, indent=2))
         return 0
-    print(f"questions: {len(questions)}   embedding model: {settings.embedding_model}   dense weight: {retriever.dense_weight}")
-    print(f"{'mode':8} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'p50 ms':>7} {'p95 ms':>7}  misses")
-    for r in rows:
-        print(f"{r['mode']:8} {r['hit@1']:6.3f} {r['hit@5']:6.3f} {r['mrr']:6.3f} {r['p50_ms']:7.1f} {r['p95_ms']:7.1f}  {' '.join(r['misses'])}")
+    print(f"questions: {len(questions)}   embedding model: {settings.embedding_model}   fusion: {retriever.fusion}, dense weight {retriever.dense_weight}")
+    print(f"{'split':9} {'mode':7} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'p50 ms':>7} {'p95 ms':>7}  misses (hit@5)")
+    for name, rows in table.items():
+        for r in rows:
+            print(f"{name:9} {r['mode']:7} {r['hit@1']:6.3f} {r['hit@5']:6.3f} {r['mrr']:6.3f} {r['p50_ms']:7.1f} {r['p95_ms']:7.1f}  {' '.join(r['misses'])}")
+    if args.grid:
+        print("\nfusion sweep (hybrid):")
+        print(f"{'fusion':6} {'w':>4} {'dev h@5':>8} {'dev MRR':>8} {'held h@5':>9} {'held MRR':>9}")
+        for fusion in ("rrf", "score"):
+            for w in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0):
+                r = Retriever(settings, dense_weight=w, fusion=fusion, embedder=retriever.embedder, store=retriever.store)
+                d, h = evaluate(r, splits["dev"], "hybrid"), evaluate(r, splits["held-out"], "hybrid")
+                print(f"{fusion:6} {w:4.1f} {d['hit@5']:8.3f} {d['mrr']:8.3f} {h['hit@5']:9.3f} {h['mrr']:9.3f}")
     return 0
 
 

@@ -24,7 +24,7 @@ HEADING_SEP = " › "
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _NUMBERING = re.compile(r"^\s*(\d+(\.\d+)*[.、]?|[一二三四五六七八九十]+[、.])\s*")
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![”’\"」』）)=！？!?])")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![”’\"」』）)=！？!?])|(?<=[。！？!?][”’\"」』）)])")
 
 
 @dataclass

@@ -90,6 +90,7 @@ def ingest(
     store: ChunkStore | None = None,
     embedder: Embedder | None = None,
     progress: Progress | None = None,
+    batch_size: int = 64,
 ) -> IngestReport:
     """Bring the store in line with `paths` (default: the shipped corpus). Returns what changed."""
     report = IngestReport()
@@ -127,7 +128,7 @@ def ingest(
 
     new = [(p, c) for cid, (p, c) in desired.items() if cid not in existing]
     report.unchanged = len(desired) - len(new)
-    step = 64
+    step = max(1, batch_size)
     for s in range(0, len(new), step):
         batch = new[s : s + step]
         vecs = embedder.encode([c.index_text for _, c in batch])

@@ -188,6 +188,8 @@ def build_small_model(base: Path, texts: list[str], layers: int, workdir: Path):
     (out / "tokenizer.json").write_text(json.dumps(tok_json, ensure_ascii=False), encoding="utf-8")
     (out / "vocab.txt").write_text("\n".join(new_vocab) + "\n", encoding="utf-8")
     model = SentenceTransformer(str(out), device="cpu", local_files_only=True)
+    model.half()
+    model.save(str(out))
     unk = model.tokenizer.unk_token_id
     probe = model.tokenizer("BERT 的掩码语言模型 attention")["input_ids"]
     assert unk not in probe, "vocabulary surgery failed: probe text maps to [UNK]"
@@ -218,6 +220,7 @@ def fit(args: argparse.Namespace) -> dict:
     pairs = [(d["query"], d["passage"]) for d in map(json.loads, (args.work / "pairs.jsonl").read_text(encoding="utf-8").splitlines())]
     prep = json.loads((args.work / "prepare.json").read_text(encoding="utf-8"))
     model = SentenceTransformer(str(args.work / "model"), device=args.device, local_files_only=True)
+    model.float()  # the prepared model is stored in fp16 to travel light; train in fp32
     model.max_seq_length = args.max_len
     loss_fn = losses.MultipleNegativesRankingLoss(model, scale=20.0)
     params = [p for p in model.parameters() if p.requires_grad]

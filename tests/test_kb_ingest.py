@@ -58,7 +58,7 @@ def test_ingest_killed_half_way_is_repaired(settings, corpus_copy, embedder):
         raise Killed()
 
     with pytest.raises(Killed):
-        ingest([corpus_copy], settings, embedder=embedder, progress=die)
+        ingest([corpus_copy], settings, embedder=embedder, progress=die, batch_size=4)
     partial = ChunkStore(settings).count()
     assert 0 < partial < full.added
     r = ingest([corpus_copy], settings, embedder=embedder)
