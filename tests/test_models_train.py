@@ -142,3 +142,37 @@ def test_bad_input_messages(tmp_path, tok_file, capsys):
     if not torch.cuda.is_available():
         assert main(FAST + ["--device", "cuda", "--out", str(tmp_path / "o5")]) == 2
         assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_interrupt_saves_a_resumable_state(tmp_path, tok_file, notes, monkeypatch, capsys):
+    import models.train as train_mod
+
+    real = train_mod.lr_at
+
+    def interrupt_at_3(step, tc):
+        if step == 3:
+            raise KeyboardInterrupt
+        return real(step, tc)
+
+    monkeypatch.setattr(train_mod, "lr_at", interrupt_at_3)
+    out = tmp_path / "int"
+    args = FAST + ["--max-steps", "5", "--tokenizer", str(tok_file), "--data", str(notes), "--out", str(out)]
+    assert main(args) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert json.loads((out / "resume" / "state.json").read_text())["state"]["step"] == 3
+    monkeypatch.setattr(train_mod, "lr_at", real)
+    assert main(args + ["--resume"]) == 0
+    assert load_card(out)["steps"] == 5
+
+
+def test_out_of_memory_suggests_a_smaller_batch(tmp_path, tok_file, notes, monkeypatch, capsys):
+    import models.train as train_mod
+
+    def boom(*a, **k):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 GB")
+
+    monkeypatch.setattr(train_mod.GPT, "forward", boom)
+    args = FAST + ["--max-steps", "3", "--tokenizer", str(tok_file), "--data", str(notes), "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "--batch-size 4 --grad-accum 2" in err
