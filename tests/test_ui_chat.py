@@ -120,3 +120,13 @@ def test_gpt_attention_with_a_tiny_checkpoint(tmp_path):
         assert math.isclose(float(row.sum()), 1.0, abs_tol=1e-4) and float(row[i + 1 :].sum()) < 1e-6  # causal
     png, msg = demos.gpt_attention_demo(gpt, "注意力", 5, 0)
     assert png is None and "0–1" in msg
+
+
+def test_gpt_attention_with_the_shipped_checkpoint():
+    from tutor.config import Settings
+
+    gpt = GptAttention.from_settings(Settings())
+    assert gpt.checkpoint() is not None, gpt.status()
+    layers, heads = gpt.shape()
+    png, msg = demos.gpt_attention_demo(gpt, "注意力机制让模型关注重要的词", layers - 1, heads - 1)
+    assert png and Path(png).is_file() and f"{layers}×{heads}" in msg

@@ -45,6 +45,8 @@ CSS = """
   #ask-row {flex-wrap: wrap;}
   #ask-row > :first-child {min-width: 100% !important;}
   #ask-row button {flex: 1 1 40% !important; min-width: 0 !important;}
+  .stack-mobile {flex-direction: column !important;}
+  .stack-mobile > * {width: 100% !important; min-width: 0 !important; flex: 1 1 auto !important;}
 }
 """
 
@@ -249,15 +251,15 @@ def _attention_panel(L: Labels):
     with L(gr.Tab(tr("tab_att", "zh"), id="demo-attention"), label="tab_att"):
         mode = L(gr.Radio([("编辑 Q/K/V 矩阵 / edit Q, K, V", "matrix"), ("输入一句话 / a sentence", "sentence")], value="matrix",
                           label=tr("att_mode", "zh"), elem_id="att-mode"), label="att_mode")
-        with gr.Row(equal_height=False) as matrices:
+        with gr.Row(equal_height=False, elem_classes=["stack-mobile"]) as matrices:
             q = gr.Dataframe(value=demos.DEFAULT_Q, headers=demos.dims(demos.DEFAULT_Q), type="array", datatype="number", interactive=True, label="Q", elem_id="att-q", min_width=200)
             k = gr.Dataframe(value=demos.DEFAULT_K, headers=demos.dims(demos.DEFAULT_K), type="array", datatype="number", interactive=True, label="K", elem_id="att-k", min_width=200)
             v = gr.Dataframe(value=demos.DEFAULT_V, headers=demos.dims(demos.DEFAULT_V), type="array", datatype="number", interactive=True, label="V", elem_id="att-v", min_width=200)
         sentence = L(gr.Textbox(value="我爱自然语言处理", label=tr("att_sentence", "zh"), visible=False, elem_id="att-sentence"), label="att_sentence")
-        with gr.Row():
+        with gr.Row(elem_classes=["stack-mobile"]):
             causal = L(gr.Checkbox(value=False, label=tr("att_causal", "zh"), elem_id="att-causal"), label="att_causal")
             heads = L(gr.Slider(1, 4, value=1, step=1, label=tr("att_heads", "zh"), elem_id="att-heads"), label="att_heads")
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_classes=["stack-mobile"]):
             heat = L(gr.Image(label=tr("att_heat", "zh"), show_label=False, type="filepath", interactive=False, elem_id="att-heat", buttons=["download"], min_width=280),
                      label="att_heat")
             weights = L(gr.Dataframe(label=tr("att_weights", "zh"), interactive=False, elem_id="att-weights", min_width=280), label="att_weights")
@@ -267,10 +269,10 @@ def _attention_panel(L: Labels):
 
 def _ngram_panel(L: Labels):
     with L(gr.Tab(tr("tab_ngram", "zh"), id="demo-ngram"), label="tab_ngram"):
-        with gr.Row():
+        with gr.Row(elem_classes=["stack-mobile"]):
             sentence = L(gr.Textbox(value="注意力机制很重要", label=tr("ng_sentence", "zh"), elem_id="ng-sentence"), label="ng_sentence")
             compare = L(gr.Textbox(value="机制注意力很重要", label=tr("ng_compare", "zh"), elem_id="ng-compare"), label="ng_compare")
-        with gr.Row():
+        with gr.Row(elem_classes=["stack-mobile"]):
             n = L(gr.Slider(1, 5, value=2, step=1, label=tr("ng_n", "zh"), elem_id="ng-n"), label="ng_n")
             smoothing = L(gr.Radio([(a, b) for a, b in demos.SMOOTHINGS], value="kn", label=tr("ng_smoothing", "zh"), elem_id="ng-smoothing"),
                           label="ng_smoothing")
@@ -284,7 +286,7 @@ def _ngram_panel(L: Labels):
 def _mask_panel(L: Labels):
     with L(gr.Tab(tr("tab_mask", "zh"), id="demo-mask"), label="tab_mask"):
         sentence = L(gr.Textbox(value="注意力机制是 Transformer 的核心", label=tr("mk_sentence", "zh"), elem_id="mk-sentence"), label="mk_sentence")
-        with gr.Row():
+        with gr.Row(elem_classes=["stack-mobile"]):
             seed = L(gr.Number(value=1, precision=0, minimum=0, maximum=2**31 - 1, label=tr("mk_seed", "zh"), elem_id="mk-seed"), label="mk_seed")
             rate = L(gr.Slider(0.05, 0.5, value=0.15, step=0.05, label=tr("mk_rate", "zh"), elem_id="mk-rate"), label="mk_rate")
         btn = L(gr.Button(tr("run", "zh"), variant="primary", elem_id="mk-run"), value="run")
@@ -297,7 +299,7 @@ def _gpt_panel(L: Labels, gpt: GptAttention):
     with L(gr.Tab(tr("tab_gpt", "zh"), id="demo-gpt"), label="tab_gpt"):
         status = gr.Markdown(gpt.status(), elem_id="gpt-status")
         sentence = L(gr.Textbox(value="注意力机制让模型关注重要的词", label=tr("gpt_sentence", "zh"), elem_id="gpt-sentence"), label="gpt_sentence")
-        with gr.Row():
+        with gr.Row(elem_classes=["stack-mobile"]):
             layer = L(gr.Slider(0, 11, value=0, step=1, label=tr("gpt_layer", "zh"), elem_id="gpt-layer"), label="gpt_layer")
             head = L(gr.Slider(0, 11, value=0, step=1, label=tr("gpt_head", "zh"), elem_id="gpt-head"), label="gpt_head")
         btn = L(gr.Button(tr("run", "zh"), variant="primary", elem_id="gpt-run"), value="run")

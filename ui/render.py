@@ -41,7 +41,8 @@ def step_markdown(step: dict, lang: str = "zh") -> str:
     if step.get("thought"):
         parts.append(f"**{_t(lang, '想法', 'Thought')}**：{escape_html(step['thought'])}")
     if step.get("tool"):
-        parts.append(f"**{_t(lang, '工具', 'Tool')}**：`{escape_inline(step['tool']).replace('`', '')}`")
+        name = " ".join(str(step["tool"]).replace("`", "").split())  # a code span shows its text literally
+        parts.append(f"**{_t(lang, '工具', 'Tool')}**：`{name}`")
     if step.get("tool_input") is not None:
         parts.append(f"**{_t(lang, '输入', 'Input')}**\n\n{code_block(str(step['tool_input']))}")
     if step.get("observation") is not None:
