@@ -93,6 +93,8 @@ def overloaded() -> ApiError:
 
 
 def sse(event: str, data: dict) -> bytes:
+    if event == "step" and "artifact" in data:  # UI-only detail (local file paths): not part of the API
+        data = {k: v for k, v in data.items() if k != "artifact"}
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode("utf-8")
 
 

@@ -32,7 +32,8 @@ CSS = """
 #lang .wrap {flex-wrap: nowrap;}
 #ask-row {align-items: stretch; gap: 8px;}
 #ask-row button {min-height: 42px;}
-#chat .message-wrap, #chat .message-row, #chat .message, #chat .message-content {min-width: 0; max-width: 100%;}
+#chat .message-wrap, #chat .message, #chat .message-content {min-width: 0; max-width: 100%;}
+#chat .message-row {min-width: 0; max-width: calc(100% - 40px) !important; box-sizing: border-box;}
 #chat pre {max-width: 100%; overflow-x: auto; white-space: pre;}
 #chat table {display: block; max-width: 100%; overflow-x: auto;}
 #chat td, #chat th {white-space: nowrap;}
