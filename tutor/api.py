@@ -17,6 +17,7 @@ import time
 from typing import Iterator
 
 from tutor.config import Settings, get_settings
+from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
 from tutor.intent import classify, resolve_followup, topic_of
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
@@ -25,14 +26,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 
-REFUSAL_OFFTOPIC = {
-    "zh": "这个问题超出了本课程的范围。我是大模型基础课程的助教，可以回答：统计语言模型与 n-gram、NNLM 与词向量、RNN 的局限、注意力机制、Transformer、BERT 与 GPT、GPT 家族、预训练与微调、智能体等问题，也可以现场演示注意力计算、n-gram 打分和掩码。",
-    "en": "That is outside this course. I am the teaching assistant for the LLM-fundamentals course: ask me about statistical language models and n-grams, NNLM and embeddings, RNN limits, attention, Transformers, BERT vs GPT, the GPT family, pre-training vs fine-tuning or agents — or ask for a live demo of attention, n-gram scoring or masking.",
-}
-REFUSAL_INJECTION = {
-    "zh": "我不能执行这类要求，也不会透露或修改我的设置。我是课程助教，欢迎继续问课程相关的问题，比如“自注意力是怎么计算的？”",
-    "en": "I can't follow that request or reveal or change my instructions. I'm the course tutor — feel free to ask about the course, e.g. “How is self-attention computed?”",
-}
 DEMO_THOUGHT = {
     "attention": "学生给出了矩阵，要看注意力的计算过程，调用 attention 工具。",
     "ngram": "学生要用 n-gram 语言模型给句子打分，调用 ngram 工具。",
@@ -43,13 +36,43 @@ DEMO_THOUGHT = {
 class Tutor:
     """Load once, ask many times. Thread-safe for concurrent questions in different sessions."""
 
-    def __init__(self, settings: Settings | None = None, *, sessions: SessionStore | None = None):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        sessions: SessionStore | None = None,
+        engine: str = "agent",
+        checkpoint: str | None = None,
+    ):
+        """`engine`: "agent" (the tutor GPT's ReAct loop; falls back per turn) or "extractive" (no GPT).
+        `checkpoint` overrides settings.model_checkpoint (e.g. the un-fine-tuned base, for baselines)."""
         self.settings = settings or get_settings()
         from tutor.service import get_retriever
 
+        if engine not in ("agent", "extractive"):
+            raise ValueError(f"unknown engine '{engine}'; expected agent or extractive")
         self.retriever = get_retriever(self.settings)
         self.sessions = sessions or SessionStore()
         self._lock = threading.Lock()
+        self.agent = None
+        self.model_name = "extractive-fallback"
+        if engine == "agent":
+            self._load_agent(checkpoint or self.settings.model_checkpoint)
+
+    def _load_agent(self, path) -> None:
+        from pathlib import Path
+
+        from models.checkpoint import CheckpointError, load_card
+        from models.generate import Generator
+        from tutor.agent.executor import TutorAgent
+
+        try:
+            generator = Generator.from_checkpoint(Path(path))
+        except CheckpointError as e:
+            log.warning("no tutor GPT (%s); answering with the extractive fallback", e)
+            return
+        self.agent = TutorAgent(generator, self.retriever)
+        self.model_name = load_card(path).get("name", Path(path).name)
 
     # ---- public API -------------------------------------------------------------------------
     def ask(self, question: str, session_id: str | None = None) -> AskResult:
@@ -73,10 +96,17 @@ class Tutor:
                 question = question.strip()
                 steps = []
                 result = None
+                streamed = False
                 for item in self._answer(question, session):
                     if isinstance(item, Step):
                         steps.append(item)
-                        yield StreamEvent(type="step", data=item.model_dump(mode="json"))
+                        yield StreamEvent(type="step", data=_step_event(item))
+                    elif isinstance(item, StreamEvent):
+                        if item.type == "token":
+                            streamed = True
+                        elif item.type == "step":
+                            steps.append(Step.model_validate(item.data))
+                        yield item
                     else:
                         result = item
                 assert result is not None
@@ -86,8 +116,9 @@ class Tutor:
             result = AskResult(answer=f"抱歉，处理这个问题时出错了，请换个说法再试。/ Sorry, something went wrong ({type(e).__name__}).", kind="error")
         result.session_id = session.id
         result.latency_ms = round((time.perf_counter() - t0) * 1000, 1)
-        for piece in _pieces(result.answer):
-            yield StreamEvent(type="token", data={"text": piece})
+        if not (locals().get("streamed") and result.model_driven):
+            for piece in _pieces(result.answer):
+                yield StreamEvent(type="token", data={"text": piece})
         if result.kind != "error" or not self._validate(question):
             self.sessions.add_turn(session, Turn(question=question, answer=result.answer, topic=topic_of(question) or _last_topic(session)))
         yield StreamEvent(type="final", data=result.to_dict())
@@ -95,7 +126,7 @@ class Tutor:
     def health(self) -> dict:
         from tutor import __version__
 
-        return {"status": "ok", "version": __version__, "index_chunks": len(self.retriever), "model": "extractive-fallback"}
+        return {"status": "ok", "version": __version__, "index_chunks": len(self.retriever), "model": self.model_name, "engine": "agent" if self.agent else "extractive"}
 
     # ---- internals --------------------------------------------------------------------------
     @staticmethod
@@ -106,7 +137,37 @@ class Tutor:
             return f"问题太长了（{len(question)} 字），上限是 {MAX_QUESTION_CHARS} 字。/ The question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})."
         return None
 
-    def _answer(self, question: str, session) -> Iterator[Step | AskResult]:
+    def _answer(self, question: str, session) -> Iterator[Step | AskResult | StreamEvent]:
+        if self.agent is not None:
+            yield from self._agent_answer(question, session)
+            return
+        yield from self._rule_answer(question, session)
+
+    def _agent_answer(self, question: str, session) -> Iterator[Step | AskResult | StreamEvent]:
+        """The tutor GPT drives; its result is checked, and replaced by the rule path when it fails."""
+        from tutor.agent.guard import check_agent_answer, run_agent_streaming
+
+        intent = classify(question)
+        topic = _last_topic(session)
+        resolved = question if intent.definite else resolve_followup(question, topic)
+        policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or resolved != question else None)
+        history = [(t.question, t.answer) for t in session.history(1)]
+        topics = [topic] if topic and resolved != question else []
+        run = None
+        for item in run_agent_streaming(self.agent, question, history, policy, topics):
+            if isinstance(item, (Step, StreamEvent)):
+                yield item
+            else:
+                run = item
+        verdict = check_agent_answer(run, intent)
+        if verdict.ok:
+            yield AskResult(answer=verdict.answer, sources=verdict.sources, kind=verdict.kind, model_driven=True)
+            return
+        log.info("agent answer rejected (%s); using the rule path", verdict.reason)
+        yield StreamEvent(type="step", data=Step(thought=f"模型的回答未通过检查（{verdict.reason}），改用检索摘录。/ The model's answer failed a check ({verdict.reason}); falling back.").model_dump(mode="json"))
+        yield from self._rule_answer(question, session)
+
+    def _rule_answer(self, question: str, session) -> Iterator[Step | AskResult]:
         intent = classify(question)
         lang = intent.language
         if intent.kind == "injection":
@@ -138,6 +199,13 @@ class Tutor:
         yield Step(thought="先在课程笔记里检索相关内容。", tool="search_notes", tool_input=question, observation=obs)
         answer, cited = extractive_answer(question, results, lang)
         yield AskResult(answer=answer, sources=[Source(source=r.source, heading=r.heading) for r in cited], kind="concept")
+
+
+def _step_event(step: Step) -> dict:
+    data = step.model_dump(mode="json")
+    if step.artifact is not None:
+        data["artifact"] = step.artifact
+    return data
 
 
 def _last_topic(session) -> str:

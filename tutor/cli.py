@@ -33,9 +33,11 @@ def print_json(obj) -> None:
 
 
 def _register_subcommands() -> None:
+    from tutor.evaluation.cli import eval_command
     from tutor.tools.cli import demo_app
 
     app.add_typer(demo_app, name="demo", help="Live demos: attention, n-gram scoring, masking. 现场演示。")
+    app.command(name="eval", help="Score the tutor on a JSONL question set. 批量评测助教的回答。")(eval_command)
 
 
 _register_subcommands()
@@ -136,6 +138,100 @@ def search(
     Console().print(table)
     if not results:
         typer.echo("没有找到相关内容 / no matching notes.")
+
+
+def _tutor(engine: str = "agent"):
+    from kb.embedder import EmbedderError
+    from kb.store import StoreError
+    from tutor.api import Tutor
+
+    try:
+        t = Tutor(engine=engine)
+        if len(t.retriever) == 0:
+            from kb.ingest import ingest as run_ingest
+
+            typer.secho("知识库为空，正在导入课程笔记… / index empty: ingesting the course notes…", err=True)
+            run_ingest(None, t.settings)
+        return t
+    except (EmbedderError, StoreError) as e:
+        fail(str(e))
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question. 问题。")],
+    session: Annotated[Optional[str], typer.Option("--session", help="Session id for follow-ups. 会话 ID。")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="agent | extractive")] = "agent",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Ask the tutor one question. 向助教提一个问题。"""
+    if engine not in ("agent", "extractive"):
+        fail(f"unknown engine '{engine}'; expected agent or extractive")
+    from tutor.api import MAX_QUESTION_CHARS
+
+    if not question.strip():
+        fail("empty question; expected some text, e.g. tutor ask \"什么是自注意力？\"")
+    if len(question) > MAX_QUESTION_CHARS:
+        fail(f"question too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})")
+    result = _tutor(engine).ask(question, session_id=session)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    for st in result.steps:
+        if st.tool:
+            typer.secho(f"· {st.thought} → {st.tool}({st.tool_input})", fg=typer.colors.BRIGHT_BLACK)
+    typer.echo(result.answer)
+    typer.secho(f"[{'model' if result.model_driven else 'fallback'} · {result.latency_ms:.0f} ms · session {result.session_id}]", fg=typer.colors.BRIGHT_BLACK)
+
+
+@app.command()
+def chat(engine: Annotated[str, typer.Option("--engine", help="agent | extractive")] = "agent") -> None:
+    """A conversation in the terminal, answers streamed. 终端对话（流式输出）。Ctrl-D to quit."""
+    tutor = _tutor(engine)
+    session = tutor.sessions.get(None).id
+    typer.echo("课程助教已就绪，输入问题（Ctrl-D 退出，/new 开始新对话）。 / Ready — ask away (Ctrl-D quits, /new starts over).")
+    while True:
+        try:
+            line = input("你 / you> ")
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("")
+            return
+        if not line.strip():
+            continue
+        if line.strip() == "/new":
+            session = tutor.sessions.get(None).id
+            typer.echo("（新对话 / new conversation）")
+            continue
+        printed = False
+        for ev in tutor.stream(line, session_id=session):
+            if ev.type == "step" and ev.data.get("tool"):
+                typer.secho(f"  · {ev.data.get('thought', '')} → {ev.data['tool']}", fg=typer.colors.BRIGHT_BLACK)
+            elif ev.type == "token":
+                if not printed:
+                    typer.echo("助教 / tutor> ", nl=False)
+                    printed = True
+                typer.echo(ev.data["text"], nl=False)
+            elif ev.type == "final":
+                typer.echo("")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 7860,
+) -> None:
+    """Serve the chat UI, the HTTP API and the widget. 启动网页聊天、HTTP API 和小部件。"""
+    from ui.serve import serve as run_server
+
+    run_server(host=host, port=port)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def train(ctx: typer.Context) -> None:
+    """Train the tutor's GPT (same options as python -m models.train; --help for them). 训练助教模型。"""
+    from models.train import main as train_main
+
+    raise typer.Exit(train_main(list(ctx.args)))
 
 
 def main() -> None:

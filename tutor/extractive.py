@@ -36,6 +36,8 @@ def best_sentences(question: str, results: list[SearchResult], max_sentences: in
                 continue
             overlap = len(q & set(tokenize(s)))
             bonus = 0.5 * len(q & heading_toks) if si < 2 else 0.0
+            if len(s) < 12 or s.endswith(("？", "?")):  # headings and questions say little: rank them last
+                bonus -= 1.5
             scored.append((overlap + bonus, -ri, -si, s, r))
     scored.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
     picked: list[tuple[str, SearchResult]] = []

@@ -122,6 +122,8 @@ def eval_command(
         typer.Option("--min-pass", metavar="RATE", help="通过率下限 / exit 1 when the pass rate is under RATE (0..1), e.g. 0.8; a CI gate."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout instead of the table.")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="in-process engine: agent (the tutor GPT) | extractive (retrieval-only baseline)")] = "agent",
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", metavar="DIR", help="in-process GPT checkpoint (e.g. models/checkpoints/base for the un-fine-tuned baseline)")] = None,
 ) -> None:
     """Evaluate the tutor's answers on a question set and write a report. 脚本化评测：逐题提问、打分、出报告。"""
     from tutor.evaluation.items import load_items
@@ -132,6 +134,8 @@ def eval_command(
         _fail(f"file not found: {file}; expected a JSONL file of evaluation items (one JSON object per line)")
     if not file.is_file():
         _fail(f"{file} is not a file; expected a JSONL file of evaluation items")
+    if engine not in ("agent", "extractive"):
+        _fail(f"unknown --engine '{engine}'; expected agent or extractive")
     if not 1 <= workers <= MAX_WORKERS:
         _fail(f"--workers must be between 1 and {MAX_WORKERS}, got {workers}")
     if min_pass is not None and not 0.0 <= min_pass <= 1.0:
@@ -161,7 +165,7 @@ def eval_command(
             backend: Any = HttpBackend(url)
             engine = backend.health()
         else:
-            tutor = load_tutor(settings, notify=_note)
+            tutor = load_tutor(settings, notify=_note, engine=engine, checkpoint=str(checkpoint) if checkpoint else None)
             backend = InProcessBackend(tutor)
             engine = backend.health()
     except (BackendUnavailable, EvalError) as e:

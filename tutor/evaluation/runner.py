@@ -188,13 +188,13 @@ _tutors: dict[str, Any] = {}
 _tutors_lock = threading.Lock()
 
 
-def load_tutor(settings: Any, *, notify: Callable[[str], None] | None = None) -> Any:
+def load_tutor(settings: Any, *, notify: Callable[[str], None] | None = None, engine: str = "agent", checkpoint: str | None = None) -> Any:
     """The in-process `Tutor` for these settings (one per process and settings), with the knowledge
     base ingested first when its index is empty."""
     from kb.embedder import EmbedderError
     from kb.store import StoreError
 
-    key = settings.model_dump_json()
+    key = f"{settings.model_dump_json()}|{engine}|{checkpoint}"
     with _tutors_lock:
         tutor = _tutors.get(key)
         if tutor is not None:
@@ -202,7 +202,7 @@ def load_tutor(settings: Any, *, notify: Callable[[str], None] | None = None) ->
         try:
             from tutor.api import Tutor
 
-            tutor = Tutor(settings)
+            tutor = Tutor(settings, engine=engine, checkpoint=checkpoint)
             if len(tutor.retriever) == 0:
                 from kb.ingest import ingest
 

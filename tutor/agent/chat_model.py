@@ -1,0 +1,218 @@
+"""The tutor GPT as a LangChain chat model.
+
+Messages map onto the GPT's chat template (system / user / assistant / observation turns, see
+models.data); untrusted text (user questions, observations) can never produce special tokens. Generation
+is constrained so a step always starts with <|thought|> and the name after <|action|> is always one
+of the real tools (a token trie over the tool names). `_stream` yields text pieces as they are decoded,
+so LangChain callbacks (`on_llm_new_token`) see the answer as it is written.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from typing import Any, Iterator, Sequence
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ChatMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+from models.data import ROLE_TOKENS, render_conversation
+from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, ASSISTANT, THOUGHT
+
+
+def _role(m: BaseMessage) -> str:
+    if isinstance(m, SystemMessage):
+        return "system"
+    if isinstance(m, HumanMessage):
+        return "user"
+    if isinstance(m, AIMessage):
+        return "assistant"
+    if isinstance(m, ChatMessage) and m.role in ROLE_TOKENS:
+        return m.role
+    raise ValueError(f"unsupported message type for the tutor GPT: {type(m).__name__}")
+
+
+# Per-turn policy set by the agent from the deterministic intent reading: "act" forbids answering
+# before a tool has been called, "answer" forbids calling tools (off-topic / injection), None is free.
+turn_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar("tutor_turn_policy", default=None)
+# Extra copy sources for this turn: {"topics": [...] (conversation topics the tool input may start with),
+# "answer_texts": [...] (lead phrases and fixed refusals the answer may quote besides the observations)}.
+copy_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("tutor_copy_context", default=None)
+
+
+class CopyConstraint:
+    """Tokens allowed while copying from `sources`: a run continues the source text it is copying (two
+    tokens of context disambiguate), and a new run may start only at the beginning of a source or of a
+    sentence / line in it. <|eos|> ends the copy at a sentence end (or where nothing continues)."""
+
+    def __init__(self, tok, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, whole: bool = False):
+        self.sources = [list(s) for s in sources if s]
+        self.max_tokens = max_tokens
+        self.whole = whole  # copy whole sources only: runs start at a source's beginning and end at its end
+        self.eos = eos
+        ends = {i for i in range(tok.vocab_size) if tok.decode([i]).rstrip(" ").endswith(("。", "！", "？", ".", "!", "?", "\n", "；", "：", ":", "]"))}
+        self.ends = ends
+        self.starts: set[int] = set()
+        for s in self.sources:
+            self.starts.add(s[0])
+            if not whole:
+                self.starts.update(s[i + 1] for i in range(len(s) - 1) if s[i] in ends)
+
+    def allowed(self, typed: list[int]) -> set[int]:
+        if not typed:
+            return set(self.starts)
+        if len(typed) >= self.max_tokens or self._looping(typed):
+            return {self.eos}
+        # Continue the longest run of `typed` found in a source (what an induction head would copy).
+        best, cont = 0, set()
+        for s in self.sources:
+            for i in range(len(s) - 1):
+                if s[i] != typed[-1]:
+                    continue
+                n = 1
+                while n < len(typed) and n <= i and s[i - n] == typed[-1 - n]:
+                    n += 1
+                if n > best:
+                    best, cont = n, {s[i + 1]}
+                elif n == best:
+                    cont.add(s[i + 1])
+        last = typed[-1]
+        if self.whole:
+            return cont if cont else self.starts | {self.eos}
+        if last in self.ends or not cont:
+            return cont | self.starts | {self.eos}
+        return cont
+
+    def _looping(self, typed: list[int], window: int = 8) -> bool:
+        """True when the last `window` tokens occur in the copy more often than in the sources together
+        (the model went back to quote the same text again)."""
+        if len(typed) < 2 * window:
+            return False
+        tail = typed[-window:]
+
+        def count(seq: list[int]) -> int:
+            return sum(1 for i in range(len(seq) - window + 1) if seq[i : i + window] == tail)
+
+        return count(typed) > sum(count(s) for s in self.sources)
+
+
+class ToolNameConstraint:
+    """allowed_tokens_fn for models.generate — what keeps a 13M-parameter model on the rails:
+
+    * a step starts with <|thought|>;
+    * after <|action|> only the token sequences of real tool names, each closed by <|action_input|>;
+    * the tool input is copied from `input_sources` (the student's question, the conversation's topic),
+      so matrices and sentences reach the tools exactly as written;
+    * the answer after <|answer|> is copied from `answer_sources` (the observations, a few lead phrases,
+      the fixed refusals): the model chooses what to quote and where to stop, and cannot invent a number
+      or a fact that the notes and the tools did not produce;
+    * `policy` "act" forbids <|answer|> in this step, "answer" forbids <|action|>.
+    """
+
+    def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None):
+        self.thought = tok.special_ids[THOUGHT]
+        self.action = tok.special_ids[ACTION]
+        self.action_input = tok.special_ids[ACTION_INPUT]
+        self.answer = tok.special_ids[ANSWER]
+        self.eos = tok.eos_id
+        self.vocab = tok.vocab_size
+        self.names = [tok.encode(n, allow_special=False) for n in tool_names]
+        self.input_copy = CopyConstraint(tok, input_sources, self.eos, whole=True) if input_sources else None
+        self.answer_copy = CopyConstraint(tok, answer_sources, self.eos) if answer_sources else None
+        self.policy = policy
+
+    def __call__(self, row: int, ids: list[int]) -> set[int] | None:
+        if not ids:
+            return {self.thought}
+        if self.answer in ids:
+            return self.answer_copy.allowed(ids[ids.index(self.answer) + 1 :]) if self.answer_copy else None
+        if self.action not in ids:
+            if self.policy in ("act", "answer"):
+                banned = self.answer if self.policy == "act" else self.action
+                return set(range(self.vocab)) - {banned, self.eos}
+            return None
+        last = len(ids) - 1 - ids[::-1].index(self.action)
+        typed = ids[last + 1 :]
+        if self.action_input in typed:
+            rest = typed[typed.index(self.action_input) + 1 :]
+            return self.input_copy.allowed(rest) if self.input_copy else None
+        allowed = {n[len(typed)] for n in self.names if len(n) > len(typed) and n[: len(typed)] == typed}
+        if any(n == typed for n in self.names):
+            allowed.add(self.action_input)
+        return allowed or None
+
+
+class TutorGPTChat(BaseChatModel):
+    """LangChain chat model over a `models.generate.Generator` (greedy by default)."""
+
+    tool_names: list[str]
+    max_new_tokens: int = 200
+    temperature: float = 0.0
+    _generator: Any = PrivateAttr()
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, generator: Any, **kw: Any):
+        super().__init__(**kw)
+        self._generator = generator
+
+    @property
+    def _llm_type(self) -> str:
+        return "tutor-gpt"
+
+    @property
+    def generator(self):
+        return self._generator
+
+    def prompt_ids(self, messages: Sequence[BaseMessage]) -> list[int]:
+        tok = self._generator.tok
+        msgs = [{"role": _role(m), "content": m.content if isinstance(m.content, str) else str(m.content)} for m in messages]
+        ids, _ = render_conversation(tok, msgs)
+        if msgs and msgs[-1]["role"] == "assistant":  # continue an unfinished assistant turn
+            ids = ids[:-1]  # drop its <|eos|>
+        else:
+            ids.append(tok.special_ids[ASSISTANT])
+        return ids
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        ids = self.prompt_ids(messages)
+        tok = self._generator.tok
+        ctx = copy_context.get() or {}
+        observations = [str(m.content) for m in messages if isinstance(m, ChatMessage) and m.role == "observation"]
+        question = str([m for m in messages if isinstance(m, HumanMessage)][-1].content)
+        enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+        input_sources = [enc(t) for t in [*ctx.get("topics", []), question]]
+        extra = ctx.get("leads", []) if observations else ctx.get("leads", []) + ctx.get("refusals", [])
+        answer_sources = [enc(t) for t in [*observations, *extra]]
+        first_step = not observations
+        constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, turn_policy.get() if first_step else None)
+        with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
+            for piece in self._generator.stream(
+                ids,
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                stop=tuple(stop or ()),
+                allowed_tokens_fn=constraint,
+            ):
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                if run_manager:
+                    run_manager.on_llm_new_token(piece, chunk=chunk)
+                yield chunk
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = "".join(c.text for c in self._stream(messages, stop, run_manager, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

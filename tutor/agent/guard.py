@@ -1,0 +1,139 @@
+"""Running the agent for the web/CLI stream, and checking what it produced before a student sees it.
+
+`run_agent_streaming` runs one agent turn in a worker thread and yields its steps and answer tokens as
+they happen, then the `AgentRun`. `check_agent_answer` accepts the model's answer only when it is
+grounded: a concept answer must quote the retrieved notes and cite one of them, a demo answer must come
+from the demo tool the request needs, and off-topic / injection turns must get a fixed refusal.
+Anything else is rejected with a reason, and the tutor falls back to its deterministic path.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
+from tutor.schema import Source, Step, StreamEvent
+
+_CITATION = re.compile(r"\[([^\[\]\n›]+?\.(?:txt|md))(?: › ([^\[\]\n]+))?\]")
+_DONE = object()
+MIN_CONTENT_CHARS = 12
+
+
+def run_agent_streaming(agent, question, history, policy, topics) -> Iterator[Step | StreamEvent | object]:
+    q: queue.Queue = queue.Queue()
+    out: dict = {}
+
+    def on_event(kind: str, data: dict) -> None:
+        q.put(StreamEvent(type=kind, data=data))
+
+    def work() -> None:
+        try:
+            out["run"] = agent.run(question, history=history, on_event=on_event, policy=policy, topics=topics)
+        except Exception as e:  # reported as a failed run; the tutor falls back
+            out["error"] = e
+        finally:
+            q.put(_DONE)
+
+    threading.Thread(target=work, daemon=True, name="tutor-agent").start()
+    while True:
+        item = q.get()
+        if item is _DONE:
+            break
+        yield item
+    if "error" in out:
+        from tutor.agent.executor import AgentRun
+
+        yield AgentRun(answer=None, stopped=f"error: {type(out['error']).__name__}: {out['error']}")
+    else:
+        yield out["run"]
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str = ""
+    answer: str = ""
+    kind: str = "concept"
+    sources: list[Source] = field(default_factory=list)
+
+
+def citations(text: str) -> list[Source]:
+    seen, out = set(), []
+    for src, heading in _CITATION.findall(text):
+        key = (src.strip(), (heading or "").strip())
+        if key not in seen:
+            seen.add(key)
+            out.append(Source(source=key[0], heading=key[1]))
+    return out
+
+
+def _strip_lead(answer: str) -> str:
+    for lead in ANSWER_LEADS.values():
+        if answer.startswith(lead.strip()):
+            return answer[len(lead.strip()) :].strip()
+    return answer
+
+
+def check_agent_answer(run, intent) -> Verdict:
+    if run is None or not run.answer:
+        return Verdict(False, f"no answer ({run.stopped if run else 'no run'})")
+    answer = run.answer.strip()
+    refusals = {*REFUSAL_OFFTOPIC.values(), *REFUSAL_INJECTION.values()}
+    tools = [s["tool"] for s in run.steps]
+    if intent.kind == "injection" or intent.definite:
+        if answer in refusals and not tools:
+            return Verdict(True, answer=answer, kind="refusal")
+        return Verdict(False, "a request outside the course needs the fixed refusal")
+    if answer in refusals:
+        if intent.kind == "offtopic":
+            return Verdict(True, answer=answer, kind="refusal")
+        return Verdict(False, "refused a course question")
+    if not run.steps:
+        return Verdict(False, "answered without consulting a tool")
+    observations = "\n".join(s["observation"] for s in run.steps)
+    body = _strip_lead(answer)
+    if len(re.sub(r"\s", "", body)) < MIN_CONTENT_CHARS:
+        return Verdict(False, "answer too short")
+    if intent.kind in ("attention", "ngram", "mask", "gpt_attention"):
+        if intent.kind not in tools:
+            return Verdict(False, f"the request needs the {intent.kind} tool, the model called {tools}")
+        step = next(s for s in run.steps if s["tool"] == intent.kind)
+        if not (step.get("artifact") or {}).get("ok"):
+            return Verdict(False, "the demo tool reported an input problem")
+        numbers_obs = set(re.findall(r"-?\d+\.\d+|inf", step["observation"]))
+        numbers_ans = re.findall(r"-?\d+\.\d+|inf", body)
+        if any(n not in numbers_obs for n in numbers_ans):
+            return Verdict(False, "a number in the answer is not in the tool's result")
+        if len(body) < 0.5 * len(step["observation"]) * 0.6:
+            return Verdict(False, "the answer leaves out most of the tool's result")
+        return Verdict(True, answer=answer, kind="demo")
+    # concept answers: quoted from the notes; every quoted sentence is traced to the note it came from
+    if "search_notes" not in tools:
+        return Verdict(False, "a concept question needs search_notes")
+    blocks = re.findall(r"\[\d\] (\[[^\n]*\])\n([^\n]*)", observations)
+    text = _CITATION.sub("", body)
+    text = re.sub(r"\[\d\]", "", text)
+    sentences = [s.strip() for s in re.split(r"(?<=[。！？!?\n])", text) if len(s.strip()) >= 4]
+    used: list[str] = []
+    unsupported = 0
+    for sent in sentences:
+        home = next((cit for cit, ev in blocks if sent in ev or sent in cit), None)
+        if home is None:
+            unsupported += 1
+        elif home not in used:
+            used.append(home)
+    if not sentences or unsupported > len(sentences) / 2 or not used:
+        return Verdict(False, "the answer is not traceable to the retrieved notes")
+    cited = [c for c in citations(answer) if c.citation in observations]
+    for cit in used:  # provenance citations for the quoted notes the model did not cite itself
+        for c in citations(cit):
+            if c not in cited:
+                cited.append(c)
+    answer = _CITATION.sub("", answer)
+    answer = re.sub(r"\s*\[\d\]\s*$", "", answer.strip()).strip()
+    answer = f"{answer}\n\n{' '.join(c.citation for c in cited)}"
+    return Verdict(True, answer=answer, kind="concept", sources=cited)

@@ -1,0 +1,67 @@
+"""The agent's text protocol, defined once and used by both the runtime and the fine-tuning data.
+
+A turn is a chat in the tutor GPT's template (models.data): system, user, then alternating assistant
+steps and observations. An assistant step is either
+    <|thought|>…<|action|>TOOL<|action_input|>INPUT      (then the tool's observation follows)
+or  <|thought|>…<|answer|>FINAL ANSWER
+"""
+
+from __future__ import annotations
+
+from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, THOUGHT
+
+TOOL_NAMES = ("search_notes", "attention", "ngram", "mask", "gpt_attention")
+
+SYSTEM_PROMPT = (
+    "你是大模型基础课程的助教。需要时调用工具：search_notes 检索课程笔记，attention 计算注意力，"
+    "ngram 给句子打分，mask 演示掩码，gpt_attention 展示助教模型自己的注意力。"
+    "回答简洁，依据笔记并注明出处；与课程无关的问题礼貌拒绝。"
+)
+
+# Polite, fixed replies for what the tutor does not do (used by the agent's training data and the guard).
+REFUSAL_OFFTOPIC = {
+    "zh": "这个问题超出了本课程的范围。我是大模型基础课程的助教，可以回答：统计语言模型与 n-gram、NNLM 与词向量、RNN 的局限、注意力机制、Transformer、BERT 与 GPT、GPT 家族、预训练与微调、智能体等问题，也可以现场演示注意力计算、n-gram 打分和掩码。",
+    "en": "That is outside this course. I am the teaching assistant for the LLM-fundamentals course: ask me about statistical language models and n-grams, NNLM and embeddings, RNN limits, attention, Transformers, BERT vs GPT, the GPT family, pre-training vs fine-tuning or agents — or ask for a live demo of attention, n-gram scoring or masking.",
+}
+REFUSAL_INJECTION = {
+    "zh": "我不能执行这类要求，也不会透露或修改我的设置。我是课程助教，欢迎继续问课程相关的问题，比如“自注意力是怎么计算的？”",
+    "en": "I can't follow that request or reveal or change my instructions. I'm the course tutor — feel free to ask about the course, e.g. “How is self-attention computed?”",
+}
+# Lead phrases an answer may start with (the answer is otherwise quoted from the observations).
+ANSWER_LEADS = {
+    "concept_zh": "根据课程笔记：",
+    "concept_en": "According to the course notes: ",
+    "attention": "计算结果如下：\n",
+    "ngram": "打分结果：\n",
+    "mask": "掩码结果：\n",
+    "gpt_attention": "助教模型的注意力：\n",
+}
+
+
+def answer_copy_texts() -> dict[str, list[str]]:
+    """Besides the observations, what an answer may quote: lead phrases, and (only when no tool was
+    called) the fixed refusals."""
+    return {"leads": list(ANSWER_LEADS.values()), "refusals": [*REFUSAL_OFFTOPIC.values(), *REFUSAL_INJECTION.values()]}
+
+
+# How much evidence an observation carries: the model's context window is small (1,024 tokens).
+EVIDENCE_RESULTS = 3
+EVIDENCE_CHARS = 160
+
+
+def action_step(thought: str, tool: str, tool_input: str) -> str:
+    return f"{THOUGHT}{thought}{ACTION}{tool}{ACTION_INPUT}{tool_input}"
+
+
+def answer_step(thought: str, answer: str) -> str:
+    return f"{THOUGHT}{thought}{ANSWER}{answer}"
+
+
+def history_messages(turns: list[tuple[str, str]], max_answer_chars: int = 80) -> list[dict]:
+    """Earlier turns of the conversation as chat messages (answers shortened to save context)."""
+    out: list[dict] = []
+    for q, a in turns:
+        short = a if len(a) <= max_answer_chars else a[:max_answer_chars] + "…"
+        out.append({"role": "user", "content": q})
+        out.append({"role": "assistant", "content": f"{ANSWER}{short}"})
+    return out
