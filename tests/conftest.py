@@ -32,3 +32,13 @@ def corpus_copy(tmp_path: Path) -> Path:
     for name in ("000_172dd7619ae4346b.txt", "004_8f0b023b55e47a69.txt", "manifest.json"):
         shutil.copy(CORPUS / name, d / name)
     return d
+
+
+@pytest.fixture(scope="session")
+def ingested_settings(tmp_path_factory, embedder) -> Settings:
+    """Settings over a data dir holding the whole shipped corpus, ingested once per test session."""
+    from kb.ingest import ingest
+
+    s = Settings(data_dir=tmp_path_factory.mktemp("ingested"))
+    ingest(None, s, embedder=embedder)
+    return s

@@ -17,6 +17,8 @@ COURSE_TERMS = [
     "马尔可夫", "markov", "困惑度", "perplexity", "平滑", "smoothing", "tokenizer", "分词", "向量", "相似度",
     "神经网络", "深度学习", "机器翻译", "seq2seq", "nsp", "mlm", "zero-shot", "few-shot", "零样本", "少样本",
     "模型", "训练", "概率", "矩阵", "权重", "层", "梯度", "ai", "人工智能", "自然语言", "nlp", "token",
+    "word2vec", "分布式表示", "distributed", "next sentence", "davinci", "instruction", "rnn", "seq", "序列",
+    "语料", "数据集", "算力", "gpu", "openai", "涌现", "scaling", "参数量", "推理", "生成式", "自回归", "双向",
 ]
 TOPIC_TERMS = [
     "ChatGPT", "GPT-4", "GPT-3", "GPT-2", "GPT-1", "GPT", "BERT", "Transformer", "自注意力", "多头注意力",
@@ -65,8 +67,9 @@ def classify(text: str) -> Intent:
         return Intent("gpt_attention", lang)
     if has_matrix and re.search(r"注意力|attention|softmax|q\s*[=＝]|权重", t):
         return Intent("attention", lang)
-    if re.search(r"(因果|causal|look-ahead|padding|填充).{0,6}(掩码|mask)|(掩码|mask).{0,4}矩阵|遮住|遮盖|遮掉|掩盖|随机.{0,6}(mask|掩)|mlm.{0,8}(演示|句子)|\[mask\]", t) or (
-        re.search(r"掩码|mask", t) and re.search(r"[“\"「『'].+[”\"」』']", text)
+    quoted = re.search(r"[“\"「『'].+[”\"」』']", text)
+    if re.search(r"(因果|causal|look-ahead|padding|填充|下三角).{0,6}(掩码|mask|矩阵)|(掩码|mask).{0,4}矩阵", t) and re.search(r"\d|生成|演示|看|show|给我|画", t) or (
+        re.search(r"掩码|mask|遮住|遮盖|遮掉|掩盖|\[mask\]|mlm", t) and (quoted or re.search(r"演示|demo|seed", t))
     ):
         return Intent("mask", lang)
     if re.search(r"n-?gram|bigram|trigram|unigram|[一二三]元(语法|模型)|困惑度|perplexity|平滑|smoothing", t) and (

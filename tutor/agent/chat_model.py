@@ -53,7 +53,7 @@ class CopyConstraint:
         self.max_tokens = max_tokens
         self.whole = whole  # copy whole sources only: runs start at a source's beginning and end at its end
         self.eos = eos
-        ends = {i for i in range(tok.vocab_size) if tok.decode([i]).rstrip(" ").endswith(("。", "！", "？", ".", "!", "?", "\n", "；", "：", ":", "]"))}
+        ends = {i for i in range(tok.vocab_size) if tok.decode([i]).rstrip(" ").endswith(("。", "！", "？", "!", "?", "\n", "；", "：", "]"))}
         self.ends = ends
         self.starts: set[int] = set()
         for s in self.sources:
@@ -69,20 +69,21 @@ class CopyConstraint:
         # Continue the longest run of `typed` found in a source (what an induction head would copy).
         best, cont = 0, set()
         for s in self.sources:
-            for i in range(len(s) - 1):
+            for i in range(len(s)):
                 if s[i] != typed[-1]:
                     continue
                 n = 1
                 while n < len(typed) and n <= i and s[i - n] == typed[-1 - n]:
                     n += 1
+                nxt = s[i + 1] if i + 1 < len(s) else self.eos  # the end of a source may end the copy
                 if n > best:
-                    best, cont = n, {s[i + 1]}
+                    best, cont = n, {nxt}
                 elif n == best:
-                    cont.add(s[i + 1])
+                    cont.add(nxt)
         last = typed[-1]
         if self.whole:
-            return cont if cont else self.starts | {self.eos}
-        if last in self.ends or not cont:
+            return cont | (self.starts if self.eos in cont else set())
+        if last in self.ends or cont == {self.eos}:
             return cont | self.starts | {self.eos}
         return cont
 
@@ -149,7 +150,7 @@ class TutorGPTChat(BaseChatModel):
     """LangChain chat model over a `models.generate.Generator` (greedy by default)."""
 
     tool_names: list[str]
-    max_new_tokens: int = 200
+    max_new_tokens: int = 400
     temperature: float = 0.0
     _generator: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -201,6 +202,7 @@ class TutorGPTChat(BaseChatModel):
                 temperature=self.temperature,
                 stop=tuple(stop or ()),
                 allowed_tokens_fn=constraint,
+                jump_forward=True,
             ):
                 chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
                 if run_manager:

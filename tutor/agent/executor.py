@@ -114,7 +114,7 @@ class AgentRun:
 
 
 class TutorAgent:
-    def __init__(self, generator, retriever, *, max_iterations: int = 4, max_seconds: float = 20.0, max_new_tokens: int = 200):
+    def __init__(self, generator, retriever, *, max_iterations: int = 4, max_seconds: float = 20.0, max_new_tokens: int = 400):
         self.generator = generator
         self.llm = TutorGPTChat(generator, tool_names=list(TOOL_NAMES), max_new_tokens=max_new_tokens)
         self.tools = build_tools(retriever, generator)

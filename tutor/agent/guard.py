@@ -108,8 +108,13 @@ def check_agent_answer(run, intent) -> Verdict:
         numbers_ans = re.findall(r"-?\d+\.\d+|inf", body)
         if any(n not in numbers_obs for n in numbers_ans):
             return Verdict(False, "a number in the answer is not in the tool's result")
-        if len(body) < 0.5 * len(step["observation"]) * 0.6:
+        result_lines = [ln.strip() for ln in step["observation"].splitlines()[1:] if re.search(r"\d", ln) and len(ln.strip()) > 3]
+        missing = [ln for ln in result_lines if ln not in body]
+        if result_lines and len(missing) > len(result_lines) / 2:
             return Verdict(False, "the answer leaves out most of the tool's result")
+        lines = answer.rstrip().split("\n")
+        if len(lines) > 1 and len(lines[-1].strip()) < 4:  # a quote that stopped one token into a new line
+            answer = "\n".join(lines[:-1])
         return Verdict(True, answer=answer, kind="demo")
     # concept answers: quoted from the notes; every quoted sentence is traced to the note it came from
     if "search_notes" not in tools:

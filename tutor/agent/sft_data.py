@@ -91,22 +91,18 @@ def _conv(question: str, steps: list[tuple[str, str, str, str]], thought: str, a
 
 
 def concept_answer(question: str, observation: str) -> str:
-    """Answer written from the evidence observation: the first block's sentences (+ the second block's
-    first sentence when it comes from another section), then the citations of the blocks used."""
+    """Answer written from the evidence observation: the first block's evidence, then the second
+    block's when it comes from another note section. Citations are not written by the model: the
+    guard traces every quoted sentence to its note and appends the citation (tutor.agent.guard)."""
     blocks = re.findall(r"\[(\d)\] (\[[^\n]*\])\n([^\n]*)", observation)
     if not blocks:
         return ""
     lang = language_of(question)
-    used = [blocks[0]]
+    parts = [blocks[0][2]]
     if len(blocks) > 1 and blocks[1][1] != blocks[0][1]:
-        used.append(blocks[1])
-    parts = [used[0][2]]
-    if len(used) > 1:
-        second = re.split(r"(?<=[。！？!?])", used[1][2])[0]
-        parts.append(second)
+        parts.append(blocks[1][2])
     lead = ANSWER_LEADS["concept_zh" if lang == "zh" else "concept_en"]
-    cites = " ".join(b[1] for b in used)
-    return f"{lead}{''.join(parts)}\n{cites}"
+    return lead + "".join(parts)
 
 
 def demo_answer(tool: str, observation: str) -> str:
@@ -223,9 +219,13 @@ def build(retriever, generator, seed: int = 0) -> tuple[list[dict], list[dict]]:
         if ex is not None:
             split.append(ex)
 
+    from kb.train_embedder import _perturb
+
     for zh, en in CONCEPTS:
         for t in TRAIN_ZH:
             add(train, b.concept(t.format(zh)))
+        for t in rng.sample(TRAIN_ZH, 4):  # casual, partial, mixed-language variants
+            add(train, b.concept(_perturb(t.format(zh), rng)))
         for t in TRAIN_EN:
             add(train, b.concept(t.format(en)))
         add(held, b.concept(rng.choice(HELDOUT_ZH).format(zh)))
@@ -234,6 +234,7 @@ def build(retriever, generator, seed: int = 0) -> tuple[list[dict], list[dict]]:
     for h in heading_questions(retriever):
         for t in rng.sample(HEADING_TRAIN, 2):
             add(train, b.concept(t.format(h)))
+        add(train, b.concept(_perturb(h, rng)))
         if rng.random() < 0.1:
             add(held, b.concept(HEADING_HELDOUT[0].format(h)))
     for split, n in ((train, 700), (held, 40)):

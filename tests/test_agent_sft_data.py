@@ -1,0 +1,56 @@
+"""The fine-tuning set generator: traces use the real tools, are in the GPT's chat format, answers
+quote their observations, and the output is deterministic for a seed."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.checkpoint import load_tokenizer
+from models.data import normalise_messages, render_conversation
+from models.generate import Generator
+from models.tokenizer import ACTION, ANSWER
+from tutor.agent.sft_data import Builder, concept_answer
+from tutor.config import MODELS_PACKAGE_DIR
+from tutor.service import get_retriever
+
+CKPT = MODELS_PACKAGE_DIR / "checkpoints" / "agent"
+
+
+@pytest.fixture(scope="module")
+def builder(ingested_settings):
+    return Builder(get_retriever(ingested_settings), Generator.from_checkpoint(CKPT), seed=3)
+
+
+def answer_of(conv):
+    return conv["messages"][-1]["content"].split(ANSWER, 1)[1]
+
+
+def test_concept_trace_quotes_its_observation(builder):
+    conv = builder.concept("什么是位置编码？")
+    msgs = normalise_messages(conv)
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "observation", "assistant"]
+    assert f"{ACTION}search_notes" in msgs[2]["content"]
+    ans = answer_of(conv)
+    obs = msgs[3]["content"]
+    body, cites = ans.split("\n", 1)
+    assert cites.strip().startswith("[") and cites.split("] ")[0].strip("[] ") in obs
+    ids, mask = render_conversation(load_tokenizer(CKPT), msgs)
+    assert len(ids) == len(mask) and sum(mask) > 0
+
+
+def test_demo_traces_carry_the_tools_numbers(builder):
+    conv = builder.demo("attention", "帮我算一下注意力：Q=[[1,0],[0,1]]，K=[[1,0],[0,1]]，V=[[1,2],[3,4]]")
+    assert "0.6698" in conv["messages"][3]["content"] and "0.6698" in answer_of(conv)
+    assert builder.demo("attention", "Q=[[1,2]] K=[[1]] V=[[1]]") is None  # a failing demo is not used for training
+
+
+def test_refusals_and_determinism(ingested_settings):
+    a = Builder(get_retriever(ingested_settings), None, seed=7)
+    b = Builder(get_retriever(ingested_settings), None, seed=7)
+    assert [a.attention_question() for _ in range(5)] == [b.attention_question() for _ in range(5)]
+    r = a.refusal("今天天气怎么样？", "offtopic")
+    assert "课程" in answer_of(r) and len(r["messages"]) == 3
+
+
+def test_concept_answer_without_evidence_is_empty():
+    assert concept_answer("随便", "没有找到相关笔记 / nothing found in the notes") == ""
