@@ -95,6 +95,9 @@ STOPWORDS = set(
 )
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]", re.U)
 _init_lock = threading.Lock()
+# Our own segmenter instance: the domain words added here must not change how other code that uses
+# jieba's global dictionary (e.g. the n-gram demo) segments text.
+_segmenter = jieba.Tokenizer()
 _initialised = False
 
 
@@ -104,9 +107,9 @@ def _ensure_jieba() -> None:
         return
     with _init_lock:
         if not _initialised:
+            _segmenter.initialize()
             for w in DOMAIN_WORDS:
-                jieba.add_word(w, freq=20000)
-            jieba.initialize()
+                _segmenter.add_word(w, freq=20000)
             _initialised = True
 
 
@@ -122,7 +125,7 @@ def normalize_terms(text: str) -> str:
 def _tokenize_cached(text: str) -> tuple[str, ...]:
     _ensure_jieba()
     out: list[str] = []
-    for tok in jieba.cut_for_search(normalize_terms(text)):
+    for tok in _segmenter.cut_for_search(normalize_terms(text)):
         tok = tok.strip()
         if not tok or tok in STOPWORDS or not _TOKEN_OK.search(tok):
             continue

@@ -23,6 +23,7 @@ or in two stages, so the fitting can run on a GPU machine that lacks jieba/chrom
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -275,7 +276,9 @@ def fit(args: argparse.Namespace) -> dict:
         "device": args.device,
         "seed": args.seed,
     }
-    (args.out / "MODEL_ID").write_text(f"course-notes-minilm-zh-l{prep['layers']}-v1\n", encoding="utf-8")
+    # The id names the weights: an index built with other vectors is re-embedded on the next ingest.
+    digest = hashlib.sha1((args.out / "model.safetensors").read_bytes()).hexdigest()[:10]
+    (args.out / "MODEL_ID").write_text(f"course-notes-minilm-zh-l{prep['layers']}-{digest}\n", encoding="utf-8")
     (args.out / "training.json").write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return info
 

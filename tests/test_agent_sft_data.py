@@ -32,8 +32,15 @@ def test_concept_trace_quotes_its_observation(builder):
     assert f"{ACTION}search_notes" in msgs[2]["content"]
     ans = answer_of(conv)
     obs = msgs[3]["content"]
-    body, cites = ans.split("\n", 1)
-    assert cites.strip().startswith("[") and cites.split("] ")[0].strip("[] ") in obs
+    assert ans.startswith("根据课程笔记：")
+    body = ans[len("根据课程笔记：") :]
+    evidence = [line for line in obs.splitlines() if line and not line.startswith("[")]
+    # the answer is the evidence of one or more blocks, quoted in order (citations are added by the guard)
+    assert body and body.startswith(tuple(evidence))
+    rest = body
+    while rest:
+        nxt = next(e for e in evidence if rest.startswith(e))
+        rest = rest[len(nxt) :]
     ids, mask = render_conversation(load_tokenizer(CKPT), msgs)
     assert len(ids) == len(mask) and sum(mask) > 0
 

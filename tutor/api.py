@@ -96,15 +96,12 @@ class Tutor:
                 question = question.strip()
                 steps = []
                 result = None
-                streamed = False
                 for item in self._answer(question, session):
                     if isinstance(item, Step):
                         steps.append(item)
                         yield StreamEvent(type="step", data=_step_event(item))
                     elif isinstance(item, StreamEvent):
-                        if item.type == "token":
-                            streamed = True
-                        elif item.type == "step":
+                        if item.type == "step":
                             steps.append(Step.model_validate(item.data))
                         yield item
                     else:
@@ -116,9 +113,8 @@ class Tutor:
             result = AskResult(answer=f"抱歉，处理这个问题时出错了，请换个说法再试。/ Sorry, something went wrong ({type(e).__name__}).", kind="error")
         result.session_id = session.id
         result.latency_ms = round((time.perf_counter() - t0) * 1000, 1)
-        if not (locals().get("streamed") and result.model_driven):
-            for piece in _pieces(result.answer):
-                yield StreamEvent(type="token", data={"text": piece})
+        for piece in _pieces(result.answer):
+            yield StreamEvent(type="token", data={"text": piece})
         if result.kind != "error" or not self._validate(question):
             self.sessions.add_turn(session, Turn(question=question, answer=result.answer, topic=topic_of(question) or _last_topic(session)))
         yield StreamEvent(type="final", data=result.to_dict())
@@ -155,6 +151,8 @@ class Tutor:
         topics = [topic] if topic and resolved != question else []
         run = None
         for item in run_agent_streaming(self.agent, question, history, policy, topics):
+            if isinstance(item, StreamEvent) and item.type == "token":
+                continue  # the answer is released only after the grounding check below
             if isinstance(item, (Step, StreamEvent)):
                 yield item
             else:

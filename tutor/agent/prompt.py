@@ -46,7 +46,7 @@ def answer_copy_texts() -> dict[str, list[str]]:
 
 # How much evidence an observation carries: the model's context window is small (1,024 tokens).
 EVIDENCE_RESULTS = 3
-EVIDENCE_CHARS = 180
+EVIDENCE_CHARS = 240
 
 
 def action_step(thought: str, tool: str, tool_input: str) -> str:

@@ -18,18 +18,37 @@ class SearchInput(BaseModel):
     query: str = Field(description="要在课程笔记里检索的内容 / what to look up in the course notes")
 
 
-def evidence_text(query: str, results: list[SearchResult]) -> str:
-    """One block per result: '[n] citation' then its best-matching sentences (≤ EVIDENCE_CHARS)."""
-    blocks = []
-    for i, r in enumerate(results[:EVIDENCE_RESULTS], 1):
-        picked = best_sentences(query, [r], max_sentences=3)
+def evidence_blocks(query: str, results: list[SearchResult]) -> tuple[list[tuple[SearchResult, str]], list[int]]:
+    """The evidence shown to the model: one block per top result holding the sentences chosen for the
+    answer (the same choice as the extractive answer: the best sentences across the top results), or
+    that result's best sentence when none of its sentences was chosen. Returns (blocks, indices of the
+    blocks that hold chosen sentences)."""
+    top = results[:EVIDENCE_RESULTS]
+    chosen: dict[str, list[str]] = {}
+    for s, r in best_sentences(query, top):
+        chosen.setdefault(r.id, []).append(s)
+    blocks, answer_blocks = [], []
+    for i, r in enumerate(top):
+        sents = chosen.get(r.id)
+        if sents:
+            answer_blocks.append(i)
+        else:
+            sents = [s for s, _ in best_sentences(query, [r], max_sentences=1)]
         text = ""
-        for s, _ in picked:
+        for s in sents:
             if len(text) + len(s) > EVIDENCE_CHARS and text:
                 break
             text += s if s[-1] in "。！？.!?" else s + "。"
-        blocks.append(f"[{i}] {r.citation}\n{text or r.text[:EVIDENCE_CHARS]}")
-    return "\n".join(blocks) if blocks else "没有找到相关笔记 / nothing found in the notes"
+        blocks.append((r, text or r.text[:EVIDENCE_CHARS]))
+    return blocks, answer_blocks
+
+
+def evidence_text(query: str, results: list[SearchResult]) -> str:
+    """One block per result: '[n] citation' then its evidence sentences."""
+    blocks, _ = evidence_blocks(query, results)
+    if not blocks:
+        return "没有找到相关笔记 / nothing found in the notes"
+    return "\n".join(f"[{i}] {r.citation}\n{text}" for i, (r, text) in enumerate(blocks, 1))
 
 
 def search_evidence(retriever: Retriever, query: str, k: int = 5) -> tuple[str, dict[str, Any]]:
@@ -38,7 +57,8 @@ def search_evidence(retriever: Retriever, query: str, k: int = 5) -> tuple[str, 
     if not query:
         return "检索内容为空 / empty query: 请给出要检索的关键词。", {"ok": False, "results": []}
     results = retriever.search(query[:500], k=k)
-    return evidence_text(query, results), {"ok": True, "results": [r.to_dict() for r in results]}
+    _, answer_blocks = evidence_blocks(query, results)
+    return evidence_text(query, results), {"ok": True, "results": [r.to_dict() for r in results], "answer_blocks": answer_blocks}
 
 
 def make_search_tool(retriever: Retriever, k: int = 5) -> StructuredTool:

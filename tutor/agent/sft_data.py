@@ -90,17 +90,16 @@ def _conv(question: str, steps: list[tuple[str, str, str, str]], thought: str, a
     return {"messages": msgs}
 
 
-def concept_answer(question: str, observation: str) -> str:
-    """Answer written from the evidence observation: the first block's evidence, then the second
-    block's when it comes from another note section. Citations are not written by the model: the
-    guard traces every quoted sentence to its note and appends the citation (tutor.agent.guard)."""
+def concept_answer(question: str, observation: str, answer_blocks: list[int] | None = None) -> str:
+    """Answer written from the evidence observation: the blocks that hold the sentences chosen for the
+    answer (default: the first block), in order. Citations are not written by the model: the guard
+    traces every quoted sentence to its note and appends the citation (tutor.agent.guard)."""
     blocks = re.findall(r"\[(\d)\] (\[[^\n]*\])\n([^\n]*)", observation)
     if not blocks:
         return ""
     lang = language_of(question)
-    parts = [blocks[0][2]]
-    if len(blocks) > 1 and blocks[1][1] != blocks[0][1]:
-        parts.append(blocks[1][2])
+    idx = [i for i in (answer_blocks or [0]) if i < len(blocks)] or [0]
+    parts = [blocks[i][2] for i in idx]
     lead = ANSWER_LEADS["concept_zh" if lang == "zh" else "concept_en"]
     return lead + "".join(parts)
 
@@ -128,8 +127,8 @@ class Builder:
 
     def concept(self, question: str, search_query: str | None = None, history=None) -> dict | None:
         q = search_query or question
-        obs, _ = search_evidence(self.retriever, q)
-        answer = concept_answer(question, obs)
+        obs, art = search_evidence(self.retriever, q)
+        answer = concept_answer(question, obs, art.get("answer_blocks"))
         if not answer:
             return None
         topic = topic_of(q) or "这个问题"
