@@ -70,8 +70,7 @@ def test_broken_checkpoints(ckpt, damage):
 
 
 def test_shipped_checkpoint_loads_and_generates_on_cpu():
-    if not (DEFAULT_CHECKPOINT / "config.json").is_file():
-        pytest.skip("no shipped checkpoint yet")
+    assert (DEFAULT_CHECKPOINT / "config.json").is_file(), f"the shipped checkpoint is missing at {DEFAULT_CHECKPOINT}"
     gen = Generator.from_checkpoint()
     card = load_card(DEFAULT_CHECKPOINT)
     for key in ("parameters", "tokens_seen", "val_loss_best", "train_loss_at_best", "device", "wall_time_s",
