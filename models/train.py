@@ -511,6 +511,9 @@ def run(args) -> int:
             log(f"(loss plot skipped: {e})")
         log(f"done: step {state['step']}, best val {state['best_val']:.4f} at step {state['best_step']}, "
             f"train {state['train_loss_at_best']}, {state['tokens_seen']:,} tokens, {state['train_time']:.1f}s -> {out}")
+    # Every rank waits for the master's last writes, so all of them tear the process group down together
+    # (a rank that exits while its peer still uses gloo can abort with "terminate called ...").
+    barrier()
     return 0
 
 
