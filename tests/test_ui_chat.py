@@ -130,3 +130,19 @@ def test_gpt_attention_with_the_shipped_checkpoint():
     layers, heads = gpt.shape()
     png, msg = demos.gpt_attention_demo(gpt, "注意力机制让模型关注重要的词", layers - 1, heads - 1)
     assert png and Path(png).is_file() and f"{layers}×{heads}" in msg
+
+
+def test_gpt_attention_shares_the_tutors_model():
+    """The demos tab uses the GPT the tutor already loaded: one copy of the weights per process."""
+    from types import SimpleNamespace
+
+    from models.generate import Generator
+    from tutor.config import MODELS_PACKAGE_DIR, Settings
+
+    gen = Generator.from_checkpoint(MODELS_PACKAGE_DIR / "checkpoints" / "agent")
+    tutor = SimpleNamespace(agent=SimpleNamespace(generator=gen))
+    gpt = GptAttention.from_tutor(tutor, Settings())
+    assert gpt._load()[0] is gen.model
+    amap = gpt.compute("注意力机制", 0, 0)
+    assert amap.weights.shape[0] == len(amap.tokens)
+    assert abs(float(amap.weights[-1].sum()) - 1.0) < 1e-4

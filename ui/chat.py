@@ -125,7 +125,7 @@ def chat_turn(rt: Runtime, question: str, history: list[dict], lang: str, sessio
 
 def build_blocks(rt: Runtime) -> gr.Blocks:
     L = Labels()
-    gpt = GptAttention.from_settings(rt.settings)
+    gpt = GptAttention.from_tutor(rt.tutor, rt.settings)
 
     with gr.Blocks(title="课程助教 · Course tutor", analytics_enabled=False, fill_width=False) as app:
         with gr.Row(elem_id="topbar"):

@@ -47,11 +47,23 @@ def token_label(b: bytes) -> str:
 class GptAttention:
     """Thread-safe lazy loader around `models.checkpoint.load_checkpoint` and `GPT.attention_weights`."""
 
-    def __init__(self, candidates: Sequence[Path]):
+    def __init__(self, candidates: Sequence[Path], generator=None):
+        """`generator`: a `models.generate.Generator` already loaded in this process (the Tutor's agent);
+        when given, its model is used and no second copy of the checkpoint is loaded."""
         self.candidates = [Path(p) for p in candidates]
         self._lock = threading.Lock()
         self._loaded = None  # (model, tokenizer, path)
+        if generator is not None and self.candidates:
+            self._loaded = (generator.model, generator.tok, self.candidates[0])
         self._error: str | None = None
+
+    @classmethod
+    def from_tutor(cls, tutor, settings) -> "GptAttention":
+        """Share the tutor's GPT when its agent is loaded; otherwise load lazily from the settings."""
+        agent = getattr(tutor, "agent", None)
+        if agent is None:
+            return cls.from_settings(settings)
+        return cls([Path(settings.model_checkpoint)], generator=agent.generator)
 
     @classmethod
     def from_settings(cls, settings) -> "GptAttention":
