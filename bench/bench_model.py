@@ -81,7 +81,7 @@ def run_hf(hf, prompt, new_tokens, suppress):
     return clock.first - t0, total, out[0, len(prompt):].tolist()
 
 
-def peak_rss(engine: str, ckpt: str, hf_dir: str, threads: int) -> dict:
+def peak_rss(engine: str, ckpt: str, hf_dir: str, threads: int, quantize: str) -> dict:
     """Peak RSS (MiB) of a fresh process: after `import torch`, and after load + a short generation."""
     code = f"""
 import sys, json
@@ -100,12 +100,14 @@ torch.set_num_threads({threads})
 base = mem()["VmRSS"]
 if {engine!r} == "ours":
     from models.generate import Generator
-    g = Generator.from_checkpoint({ckpt!r})
+    g = Generator.from_checkpoint({ckpt!r}, quantize={quantize!r})
     loaded = mem()["VmRSS"]
     g.generate(list(range(100, 500)), max_new_tokens=64, stop_at_eos=False)
 else:
     import transformers
+    from models.quantize import prepare_for_inference
     m = transformers.AutoModelForCausalLM.from_pretrained({hf_dir!r}, dtype=torch.float32).eval()
+    m = prepare_for_inference(m, {quantize!r})
     loaded = mem()["VmRSS"]
     x = torch.arange(100, 500)[None]
     m.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=64, min_new_tokens=64, do_sample=False, pad_token_id=0)
@@ -118,6 +120,15 @@ print(json.dumps({{"rss_after_import_mib": round(base), "rss_loaded_mib": round(
     return json.loads(lines[-1]) if lines else {"error": r.stderr[-300:]}
 
 
+# engine name -> (label, which implementation, weight format)
+ENGINES = {
+    "ours": ("tutor-gpt Generator, float32", "ours", "none"),
+    "transformers": ("transformers generate(), float32", "hf", "none"),
+    "ours_int8": ("tutor-gpt Generator, int8 weights", "ours", "int8"),
+    "transformers_int8": ("transformers generate(), same int8 weights", "hf", "int8"),
+}
+
+
 def bench_generation(a, threads: int) -> dict:
     import torch
 
@@ -127,25 +138,33 @@ def bench_generation(a, threads: int) -> dict:
     from models.checkpoint import load_checkpoint
     from models.export import export_hf
     from models.generate import Generator
+    from models.quantize import prepare_for_inference
 
     model, tok = load_checkpoint(a.checkpoint)
-    gen = Generator(model, tok)
     prompt = build_prompt(tok, a.prompt_tokens)
     hf_dir = tempfile.mkdtemp(prefix="tutor-gpt-hf-")
     export_hf(model, tok, hf_dir)
     hf = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
     suppress = [0] + list(range(tok.vocab_size, model.config.vocab_size))
+    names = [n for n in ENGINES if a.quantize == "both" or ENGINES[n][2] == a.quantize]
+    impl = {}
+    for n in names:
+        _, kind, q = ENGINES[n]
+        impl[n] = Generator(prepare_for_inference(model, q), tok) if kind == "ours" else prepare_for_inference(hf, q)
 
-    res = {"ours": [], "transformers": []}
-    same = None
-    for r in range(a.repeats + 1):  # round 0 is a warm-up
-        f1, t1, ids1 = run_ours(gen, prompt, a.new_tokens)
-        f2, t2, ids2 = run_hf(hf, prompt, a.new_tokens, suppress)
-        if same is None:
-            same = ids1 == ids2
-        if r > 0:
-            res["ours"].append((f1, t1))
-            res["transformers"].append((f2, t2))
+    res = {n: [] for n in names}
+    ids = {}
+    for r in range(a.repeats + 1):  # round 0 is a warm-up; engines alternate within every round
+        for n in names:
+            if ENGINES[n][1] == "ours":
+                f, t, out = run_ours(impl[n], prompt, a.new_tokens)
+            else:
+                f, t, out = run_hf(impl[n], prompt, a.new_tokens, suppress)
+            ids.setdefault(n, out)
+            if r > 0:
+                res[n].append((f, t))
+    same = {q: ids[f"ours{s}"] == ids[f"transformers{s}"]
+            for q, s in (("none", ""), ("int8", "_int8")) if f"ours{s}" in ids}
     out = {"checkpoint": str(a.checkpoint), "params": model.num_params(), "prompt_tokens": len(prompt),
            "new_tokens": a.new_tokens, "threads": threads, "repeats": a.repeats, "same_tokens": same,
            "torch": torch.__version__, "transformers": transformers.__version__, "engines": {}}
@@ -155,27 +174,30 @@ def bench_generation(a, threads: int) -> dict:
         decode = statistics.median((a.new_tokens - 1) / (t - f) for f, t in runs)
         out["engines"][name] = {"ttft_ms": round(1000 * ttft, 1), "decode_tok_s": round(decode, 1),
                                 "end_to_end_tok_s": round(a.new_tokens / total, 1), "total_s": round(total, 3)}
-    o, h = out["engines"]["ours"], out["engines"]["transformers"]
-    out["speedup_decode"] = round(o["decode_tok_s"] / h["decode_tok_s"], 2)
-    out["speedup_ttft"] = round(h["ttft_ms"] / o["ttft_ms"], 2)
+    e = out["engines"]
+    ref = e["transformers"] if "transformers" in e else e["transformers_int8"]
+    out["speedup_decode"] = {n: round(v["decode_tok_s"] / ref["decode_tok_s"], 2) for n, v in e.items()}
+    out["speedup_ttft"] = {n: round(ref["ttft_ms"] / v["ttft_ms"], 2) for n, v in e.items()}
     if not a.no_memory:
-        out["engines"]["ours"].update(peak_rss("ours", str(a.checkpoint), hf_dir, threads))
-        out["engines"]["transformers"].update(peak_rss("hf", str(a.checkpoint), hf_dir, threads))
+        for n in names:
+            _, kind, q = ENGINES[n]
+            e[n].update(peak_rss("ours" if kind == "ours" else "hf", str(a.checkpoint), hf_dir, threads, q))
     return out
 
 
 def gen_table(r: dict) -> str:
+    same = ", ".join(f"{q}: {v}" for q, v in r["same_tokens"].items())
+    ref = "transformers generate(), float32" if "transformers" in r["engines"] else "transformers int8"
     lines = [f"CPU generation: {r['params'] / 1e6:.1f}M-param model, {r['prompt_tokens']}-token prompt, "
              f"{r['new_tokens']} greedy tokens, {r['threads']} threads, median of {r['repeats']} "
-             f"(same tokens from both: {r['same_tokens']})", "",
-             "| engine | time to first token | decode tokens/s | end-to-end tokens/s | RSS of the loaded model | "
-             "peak RSS (generating) | peak over `import torch` |",
-             "|---|---|---|---|---|---|---|"]
+             f"(same tokens from ours and transformers — {same})", "",
+             f"| engine | time to first token | decode tokens/s | decode vs {ref} | end-to-end tokens/s | "
+             "RSS of the loaded model | peak RSS (generating) | peak over `import torch` |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, e in r["engines"].items():
-        label = "tutor-gpt Generator" if name == "ours" else "transformers generate()"
-        lines.append(f"| {label} | {e['ttft_ms']} ms | {e['decode_tok_s']} | {e['end_to_end_tok_s']} | "
-                     f"{e.get('rss_loaded_mib', '-')} MiB | {e.get('peak_rss_mib', '-')} MiB | {e.get('model_mib', '-')} MiB |")
-    lines.append(f"\nspeed-up: decode x{r['speedup_decode']}, time to first token x{r['speedup_ttft']}")
+        lines.append(f"| {ENGINES[name][0]} | {e['ttft_ms']} ms | {e['decode_tok_s']} | x{r['speedup_decode'][name]} | "
+                     f"{e['end_to_end_tok_s']} | {e.get('rss_loaded_mib', '-')} MiB | {e.get('peak_rss_mib', '-')} MiB | "
+                     f"{e.get('model_mib', '-')} MiB |")
     return "\n".join(lines)
 
 
@@ -187,6 +209,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", default="1,2", help="comma-separated CPU thread counts to test")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--quantize", choices=["none", "int8", "both"], default="both",
+                    help="weight formats to compare (int8: models/quantize.py, applied to both engines)")
     ap.add_argument("--train", action="store_true", help="also run bench/bench_train_gpu.py (CUDA only)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
@@ -195,9 +219,9 @@ def main(argv=None) -> int:
         r = bench_generation(a, n)
         results.append(r)
         print(gen_table(r) + "\n", flush=True)
-    best_ours = max(r["engines"]["ours"]["decode_tok_s"] for r in results)
-    best_hf = max(r["engines"]["transformers"]["decode_tok_s"] for r in results)
-    print(f"best decode tokens/s: ours {best_ours}, transformers {best_hf} -> x{best_ours / best_hf:.2f}")
+    for name in results[0]["engines"]:
+        best = max(r["engines"][name]["decode_tok_s"] for r in results)
+        print(f"best decode tokens/s over thread counts, {ENGINES[name][0]}: {best}")
     if a.train:
         import torch
 

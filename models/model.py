@@ -42,6 +42,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type):
+            # the same formula as below in one fused kernel (a CPU decoding step calls this 13 times)
+            return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
         dtype = x.dtype
         x = x.float()  # normalise in float32 even when the model runs in bf16
         x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
@@ -68,8 +71,9 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate queries or keys (B, h, T, head_dim) by their positions' angles."""
-    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    """Rotate queries or keys by their positions' angles (cos/sin broadcast against x's last dimension)."""
+    if cos.dtype != x.dtype:
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     return x * cos + rotate_half(x) * sin
 
 
@@ -118,12 +122,12 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x, cos, sin, mask=None, is_causal=True, cache=None, return_attn=False):
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)
-        # (B, T, C) -> (B, h, T, head_dim): every head attends on its own slice of the channels
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        # (B, T, 3C) -> (B, T, 3, h, head_dim): every head attends on its own slice of the channels
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim)
+        qk = apply_rope(qkv[:, :, :2], cos, sin)  # rotate queries and keys together (values are not rotated)
+        q, k = qk.unbind(2)
+        v = qkv[:, :, 2]
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # -> (B, h, T, head_dim)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)  # now (B, h, T_past + T, head_dim)
 
@@ -147,7 +151,8 @@ class CausalSelfAttention(nn.Module):
                 is_causal=is_causal and mask is None,
             )
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble the heads side by side
-        return self.resid_drop(self.proj(y)), att
+        y = self.proj(y)
+        return (self.resid_drop(y) if self.training else y), att
 
 
 class MLP(nn.Module):
@@ -162,7 +167,8 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up(x).split(self.hidden, dim=-1)
-        return self.drop(self.down(F.silu(gate) * up))
+        y = self.down(F.silu(gate) * up)
+        return self.drop(y) if self.training else y
 
 
 class Block(nn.Module):
@@ -245,13 +251,16 @@ class GPT(nn.Module):
         start = cache.pos if cache is not None else 0
         if start + T > self.config.block_size and positions is None:
             raise ValueError(f"sequence of {start + T} tokens is longer than the context window {self.config.block_size}")
-        if positions is None:  # one set of angles shared by the whole batch: (T, head_dim)
-            cos, sin = self.rope_cos[start : start + T], self.rope_sin[start : start + T]
-        else:  # per-row positions (left-padded batch): (B, 1, T, head_dim)
-            cos, sin = self.rope_cos[positions].unsqueeze(1), self.rope_sin[positions].unsqueeze(1)
+        # RoPE angles shaped to broadcast against the (B, T, 2, h, head_dim) queries+keys in attention
+        if positions is None:  # one set of angles shared by the whole batch: (T, 1, 1, head_dim)
+            cos, sin = self.rope_cos[start : start + T, None, None], self.rope_sin[start : start + T, None, None]
+        else:  # per-row positions (left-padded batch): (B, T, 1, 1, head_dim)
+            cos, sin = self.rope_cos[positions][:, :, None, None], self.rope_sin[positions][:, :, None, None]
         mask, is_causal = self._mask(B, T, start, cache, attention_mask, idx.device, return_attn)
 
-        x = self.emb_drop(self.tok_emb(idx))
+        x = self.tok_emb(idx)
+        if self.training:
+            x = self.emb_drop(x)
         attns = []
         for block in self.blocks:
             x, att = block(x, cos, sin, mask, is_causal, cache, return_attn)

@@ -67,7 +67,7 @@ class Tutor:
         from tutor.agent.executor import TutorAgent
 
         try:
-            generator = Generator.from_checkpoint(Path(path))
+            generator = Generator.from_checkpoint(Path(path), quantize=self.settings.model_quantize)
         except CheckpointError as e:
             log.warning("no tutor GPT (%s); answering with the extractive fallback", e)
             return

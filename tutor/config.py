@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     )
     model_checkpoint: Path = Field(
         default=MODELS_PACKAGE_DIR / "checkpoints" / "agent", description="The tutor GPT checkpoint folder."
+    )
+    model_quantize: Literal["int8", "none"] = Field(
+        default="int8",
+        description="Weights of the tutor GPT on the CPU: int8 (about 2x faster decoding) or none (float32).",
     )
     chunk_chars: int = Field(default=400, ge=80, le=4000, description="Target chunk size in characters.")
     chunk_overlap: int = Field(default=80, ge=0, le=1000, description="Window overlap for transcripts (chars).")
