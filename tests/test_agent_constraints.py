@@ -101,3 +101,58 @@ def test_jump_forward_decoding_gives_the_same_tokens():
     fast = gen.generate(prompt, max_new_tokens=60, allowed_tokens_fn=fn, jump_forward=True)
     assert fast.token_ids == plain.token_ids
     assert fast.text == plain.text and fast.text.strip()
+
+
+def test_answer_may_quote_a_second_sentence_after_a_long_first_one(tok):
+    # The loop guard once fired at every jump between sentences (the junction occurs in no source).
+    obs = "GPT-1 做了什么事情 2018年夏天。768 维的隐层，3072 维的 feed-forward 隐藏层。当时很多人认为，GPT-1 没有什么新意。"
+    enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+    c = CopyConstraint(tok, [enc(obs), enc("根据课程笔记：")], tok.eos_id)
+    answer = enc("根据课程笔记：GPT-1 做了什么事情 2018年夏天。当时很多人认为，GPT-1 没有什么新意。")
+    for i in range(len(answer)):
+        assert answer[i] in c.allowed(answer[:i]), tok.decode(answer[: i + 1])
+    # ... while quoting the same sentence again is still cut off
+    again = answer + enc("GPT-1 做了什么事情 2018年夏天。当时很多人认为，")
+    assert any(c.allowed(again[:i]) == {tok.eos_id} for i in range(len(answer), len(again)))
+
+
+def test_answer_leads_and_refusals_follow_the_question_language():
+    from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_OFFTOPIC, answer_copy_texts
+
+    zh, en = answer_copy_texts("zh"), answer_copy_texts("en")
+    assert ANSWER_LEADS["concept_zh"] in zh["leads"] and ANSWER_LEADS["concept_en"] not in zh["leads"]
+    assert ANSWER_LEADS["concept_en"] in en["leads"] and ANSWER_LEADS["concept_zh"] not in en["leads"]
+    assert zh["refusals"][0] == REFUSAL_OFFTOPIC["zh"] and REFUSAL_OFFTOPIC["en"] not in zh["refusals"]
+    assert len(answer_copy_texts()["refusals"]) == 4
+
+
+def test_tidy_quote_drops_repeats_and_a_trailing_restart():
+    from tutor.agent.guard import tidy_quote
+
+    assert tidy_quote("根据课程笔记：机器学习开始蓬勃发展。根据课程笔记：机器学习开始蓬勃发展。") == "根据课程笔记：机器学习开始蓬勃发展。"
+    assert tidy_quote("根据课程笔记：甲是乙。丙是丁。甲是") == "根据课程笔记：甲是乙。丙是丁。"
+    assert tidy_quote("根据课程笔记：甲是乙。丙是丁") == "根据课程笔记：甲是乙。丙是丁"  # an unfinished new sentence stays
+    assert tidy_quote("According to the course notes: A is B.") == "According to the course notes: A is B."
+    # a demo table whose last row was started again: the cut-off number would fail the number check
+    table = "计算结果如下：\nq0   1.6605  2.6605\nq1   2.3395  3.3395\n"
+    assert tidy_quote(table + "q1   2.3") == table
+
+
+def test_extractive_cleaning_keeps_a_leading_number():
+    from tutor.extractive import clean_sentence
+
+    assert clean_sentence("- 768 维的隐层，3072 维的 feed-forward 隐藏层") == "768 维的隐层，3072 维的 feed-forward 隐藏层"
+    assert clean_sentence("2018年夏天") == "2018年夏天"
+    assert clean_sentence("1. 第一步") == "第一步"
+
+
+def test_evidence_shows_each_sentence_once_across_overlapping_windows():
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_text
+
+    shared = "高效微调里面从效果和主要的技术手段上来看有三种。"
+    a = SearchResult("a", "003.txt", "", "前面的话说完了。" + shared + "第一种是围绕 token 做文章。", 1.0)
+    b = SearchResult("b", "003.txt", "", shared + "第一种是围绕 token 做文章。第二种是 LoRA 这类低秩分解。", 0.9)
+    text = evidence_text("高效微调有哪几种技术手段", [a, b])
+    assert text.count(shared) == 1
+    assert "[2]" in text  # the second window still shows something new

@@ -16,10 +16,10 @@ MAX_CHARS = 320
 _FENCE_LINE = re.compile(r"^\s*(```|~~~).*$", re.M)
 
 
-def _clean_sentence(s: str) -> str:
+def clean_sentence(s: str) -> str:
     s = _FENCE_LINE.sub("", s).strip()
     s = re.sub(r"^答[:：]\s*", "", s)
-    s = re.sub(r"^[-*>\d.、\s]+", "", s)
+    s = re.sub(r"^(?:[-*>+]\s*|\d{1,2}[.、)）]\s*|\s+)+", "", s)  # list markers, not a leading number ("768 维")
     return s.strip()
 
 
@@ -31,7 +31,7 @@ def best_sentences(question: str, results: list[SearchResult], max_sentences: in
     for ri, r in enumerate(results[:3]):
         heading_toks = set(tokenize(r.heading))
         for si, sent in enumerate(split_sentences(_FENCE_LINE.sub("", r.text))):
-            s = _clean_sentence(sent)
+            s = clean_sentence(sent)
             if len(s) < 6 or s.startswith("|"):
                 continue
             overlap = len(q & set(tokenize(s)))

@@ -89,7 +89,8 @@ class CopyConstraint:
 
     def _looping(self, typed: list[int], window: int = 8) -> bool:
         """True when the last `window` tokens occur in the copy more often than in the sources together
-        (the model went back to quote the same text again)."""
+        (the model went back to quote the same text again). A tail seen once in the copy is never a loop:
+        right after a jump to another sentence it spans the junction and so occurs in no source at all."""
         if len(typed) < 2 * window:
             return False
         tail = typed[-window:]
@@ -97,7 +98,8 @@ class CopyConstraint:
         def count(seq: list[int]) -> int:
             return sum(1 for i in range(len(seq) - window + 1) if seq[i : i + window] == tail)
 
-        return count(typed) > sum(count(s) for s in self.sources)
+        seen = count(typed)
+        return seen > 1 and seen > sum(count(s) for s in self.sources)
 
 
 class ToolNameConstraint:

@@ -26,6 +26,7 @@ from tutor.agent.chat_model import TutorGPTChat, copy_context, turn_policy
 from tutor.agent.parser import MALFORMED_OBSERVATION, TutorStepParser, split_step
 from tutor.agent.prompt import SYSTEM_PROMPT, TOOL_NAMES, answer_copy_texts, history_messages
 from tutor.agent.search_tool import search_evidence
+from tutor.intent import language_of
 
 _artifacts: contextvars.ContextVar[list | None] = contextvars.ContextVar("tutor_tool_artifacts", default=None)
 
@@ -152,7 +153,8 @@ class TutorAgent:
         sink: list = []
         token = _artifacts.set(sink)
         policy_token = turn_policy.set(policy)
-        copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts()})
+        language = language_of(question)
+        copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language)})
         try:
             out = self.executor.invoke(
                 {"input": question, "history": history_messages(history or [])},

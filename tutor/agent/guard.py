@@ -78,6 +78,28 @@ def _strip_lead(answer: str) -> str:
     return answer
 
 
+def tidy_quote(answer: str) -> str:
+    """Drop what a quoting model repeats: a sentence or line (or the lead) quoted a second time, and a
+    trailing fragment that only restarts an earlier one (where the decoder's loop guard cut the copy)."""
+    lead = next((l.strip() for l in ANSWER_LEADS.values() if answer.startswith(l.strip())), "")
+    parts = re.split(r"(?<=[。！？!?\n])", answer[len(lead) :])
+    kept: list[str] = []
+    for p in parts:
+        core = p.strip()
+        if lead and core.startswith(lead):  # the lead again, then maybe a sentence quoted again
+            p = core = core[len(lead) :].strip()
+        if core and any(core == k.strip() for k in kept):
+            continue
+        kept.append(p)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    if len(kept) > 1 and not re.search(r"[。！？!?\n]\s*$", kept[-1]):
+        tail = kept[-1].strip()
+        if any(tail in k for k in kept[:-1]):
+            kept.pop()
+    return lead + "".join(kept)
+
+
 def check_agent_answer(run, intent) -> Verdict:
     if run is None or not run.answer:
         return Verdict(False, f"no answer ({run.stopped if run else 'no run'})")
@@ -99,6 +121,8 @@ def check_agent_answer(run, intent) -> Verdict:
     if len(re.sub(r"\s", "", body)) < MIN_CONTENT_CHARS:
         return Verdict(False, "answer too short")
     if intent.kind in ("attention", "ngram", "mask", "gpt_attention"):
+        answer = tidy_quote(answer)
+        body = _strip_lead(answer)
         if intent.kind not in tools:
             return Verdict(False, f"the request needs the {intent.kind} tool, the model called {tools}")
         step = next(s for s in run.steps if s["tool"] == intent.kind)
@@ -119,6 +143,8 @@ def check_agent_answer(run, intent) -> Verdict:
     # concept answers: quoted from the notes; every quoted sentence is traced to the note it came from
     if "search_notes" not in tools:
         return Verdict(False, "a concept question needs search_notes")
+    answer = tidy_quote(answer)
+    body = _strip_lead(answer)
     blocks = re.findall(r"\[\d\] (\[[^\n]*\])\n([^\n]*)", observations)
     text = _CITATION.sub("", body)
     text = re.sub(r"\[\d\]", "", text)

@@ -38,10 +38,14 @@ ANSWER_LEADS = {
 }
 
 
-def answer_copy_texts() -> dict[str, list[str]]:
+def answer_copy_texts(language: str | None = None) -> dict[str, list[str]]:
     """Besides the observations, what an answer may quote: lead phrases, and (only when no tool was
-    called) the fixed refusals."""
-    return {"leads": list(ANSWER_LEADS.values()), "refusals": [*REFUSAL_OFFTOPIC.values(), *REFUSAL_INJECTION.values()]}
+    called) the fixed refusals — in the question's `language` ("zh" | "en") when it is given, so a
+    Chinese question never gets the English lead or refusal and vice versa."""
+    langs = ("zh", "en") if language is None else (language,)
+    leads = [v for k, v in ANSWER_LEADS.items() if not k.startswith("concept_") or k.endswith(langs)]
+    refusals = [d[l] for d in (REFUSAL_OFFTOPIC, REFUSAL_INJECTION) for l in langs]
+    return {"leads": leads, "refusals": refusals}
 
 
 # How much evidence an observation carries: the model's context window is small (1,024 tokens).

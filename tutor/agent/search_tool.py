@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from kb.retriever import Retriever, SearchResult
 from tutor.agent.prompt import EVIDENCE_CHARS, EVIDENCE_RESULTS
-from tutor.extractive import best_sentences
+from kb.chunking import split_sentences
+from tutor.extractive import best_sentences, clean_sentence
 
 
 class SearchInput(BaseModel):
@@ -21,24 +22,31 @@ class SearchInput(BaseModel):
 def evidence_blocks(query: str, results: list[SearchResult]) -> tuple[list[tuple[SearchResult, str]], list[int]]:
     """The evidence shown to the model: one block per top result holding the sentences chosen for the
     answer (the same choice as the extractive answer: the best sentences across the top results), or
-    that result's best sentence when none of its sentences was chosen. Returns (blocks, indices of the
-    blocks that hold chosen sentences)."""
+    that result's best sentence when none of its sentences was chosen. A sentence already shown in an
+    earlier block (overlapping transcript windows) is not repeated, and a result with nothing new is
+    left out. Returns (blocks, indices of the blocks that hold chosen sentences)."""
     top = results[:EVIDENCE_RESULTS]
     chosen: dict[str, list[str]] = {}
     for s, r in best_sentences(query, top):
         chosen.setdefault(r.id, []).append(s)
     blocks, answer_blocks = [], []
-    for i, r in enumerate(top):
-        sents = chosen.get(r.id)
-        if sents:
-            answer_blocks.append(i)
-        else:
-            sents = [s for s, _ in best_sentences(query, [r], max_sentences=1)]
+    shown: set[str] = set()  # overlapping transcript windows hold the same sentences: show each once
+    for r in top:
+        sents = [s for s in chosen.get(r.id, []) if s not in shown]
+        if not sents:  # this result's best sentence not shown yet; else its first new one
+            ranked = [s for s, _ in best_sentences(query, [r], max_sentences=4)]
+            in_order = [c for c in (clean_sentence(x) for x in split_sentences(r.text)) if len(c) >= 6]
+            sents = [s for s in ranked + in_order if s not in shown][:1]
+            if not sents:
+                continue  # nothing here that an earlier block does not already show
         text = ""
         for s in sents:
             if len(text) + len(s) > EVIDENCE_CHARS and text:
                 break
+            shown.add(s)
             text += s if s[-1] in "。！？.!?" else s + "。"
+        if any(s in chosen.get(r.id, []) for s in sents):
+            answer_blocks.append(len(blocks))  # numbered among the blocks actually shown
         blocks.append((r, text or r.text[:EVIDENCE_CHARS]))
     return blocks, answer_blocks
 
