@@ -39,9 +39,14 @@ class Chunk:
 
     def __post_init__(self) -> None:
         if not self.index_text:
-            # The heading path is prepended (its last part twice: it names what the chunk is about).
-            last = self.heading.rsplit(HEADING_SEP, 1)[-1]
-            self.index_text = f"{self.heading} {last}\n{self.text}" if self.heading else self.text
+            self.index_text = index_text_for(self.heading, self.text)
+
+
+def index_text_for(heading: str, text: str) -> str:
+    """The text used for retrieval: the heading path is prepended (its last part twice: it names what
+    the chunk is about)."""
+    last = heading.rsplit(HEADING_SEP, 1)[-1]
+    return f"{heading} {last}\n{text}" if heading else text
 
 
 def clean_heading(raw: str) -> str:

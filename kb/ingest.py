@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kb.chunking import Chunk, chunk_document
+from kb.chunking import Chunk, chunk_document, index_text_for
 from kb.embedder import Embedder
 from kb.loaders import LoadError, expand_paths, load_document
 from kb.store import ChunkStore
-from kb.text import tokenize
+from kb.text import TOKENIZER_VERSION, tokenize
 from tutor.config import Settings
 
 Progress = Callable[[int, int], None]
@@ -82,6 +82,19 @@ def chunk_files(files: list[Path], settings: Settings, report: IngestReport) -> 
     return out
 
 
+def _retokenize(store: ChunkStore, stored: list) -> None:
+    """Rewrite the BM25 tokens of every stored chunk with the current tokenizer (ids, texts and vectors
+    stay: the chunk ids hash the text, so a tokenizer change alone would otherwise never reach them)."""
+    ids, metas = [], []
+    for c in stored:
+        tokens = " ".join(tokenize(index_text_for(c.metadata.get("heading", ""), c.text)))
+        if tokens != c.metadata.get("tokens"):
+            ids.append(c.id)
+            metas.append({**c.metadata, "tokens": tokens})
+            c.metadata["tokens"] = tokens
+    store.update_metadatas(ids, metas)
+
+
 def ingest(
     paths: list[Path] | None,
     settings: Settings,
@@ -105,7 +118,10 @@ def ingest(
         store.reset()
     elif store.embedding_model and store.embedding_model != embedder.name:
         store.reset()  # vectors from another model cannot be mixed with this one's
-    existing = {c.id: c.metadata for c in store.all()}
+    stored = store.all()
+    existing = {c.id: c.metadata for c in stored}
+    if stored and store.tokenizer_version != TOKENIZER_VERSION:
+        _retokenize(store, stored)  # the glossary or stop words changed since these tokens were made
 
     desired: dict[str, tuple[Path, Chunk]] = {}
     for path, chunks in docs:
@@ -153,5 +169,7 @@ def ingest(
             progress(min(s + step, len(new)), len(new))
     if new or store.embedding_model != embedder.name:
         store.set_embedding_model(embedder.name)
+    if store.count() and store.tokenizer_version != TOKENIZER_VERSION:
+        store.set_tokenizer_version(TOKENIZER_VERSION)
     report.total = store.count()
     return report

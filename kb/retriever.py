@@ -1,9 +1,16 @@
 """Hybrid retrieval over the stored chunks: BM25 on Chinese-aware tokens + dense vectors from Chroma,
-fused by weighted reciprocal-rank fusion (RRF).
+fused by weighted min-max score fusion (default) or weighted reciprocal-rank fusion (RRF).
 
 The BM25 index is rebuilt in memory from the tokens stored with each chunk (no re-segmentation at
-start-up) and refreshed whenever the collection's size changes. `mode` picks 'hybrid', 'bm25' or
-'dense' so the benchmark can compare them side by side.
+start-up) and refreshed whenever the collection's size changes; the chunk vectors are read from
+Chroma at the same time, so that score fusion can score every candidate on both signals. `mode`
+picks 'hybrid', 'bm25' or 'dense' so the benchmark can compare them side by side.
+
+Score fusion: the candidates are each retriever's top CANDIDATES chunks. Every candidate gets its
+BM25 score and its dense cosine similarity (from the cached vectors), each min-max normalised over
+that retriever's top CANDIDATES (best = 1, CANDIDATES-th = 0, anything weaker goes below 0), and
+the weighted sum ranks them. A chunk that only one retriever returned is thus scored by how the other
+one actually rates it, instead of counting as 0 there.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from tutor.config import Settings
 RRF_K = 60
 CANDIDATES = 50
 # Fusion chosen on the retrieval benchmark's dev half (odd ids: best hit@5, then MRR) among RRF and
-# min-max score fusion with dense weights 0.1–0.7; see bench/bench_retrieval.py --split.
+# min-max score fusion with dense weights 0.1–1.0; see bench/bench_retrieval.py --grid.
 DENSE_WEIGHT = 0.2
 FUSION = "score"
 MODES = ("hybrid", "bm25", "dense")
@@ -68,6 +75,7 @@ class Retriever:
         self._chunks: list[StoredChunk] = []
         self._by_id: dict[str, int] = {}
         self._bm25: bm25s.BM25 | None = None
+        self._vectors: np.ndarray | None = None  # chunk vectors, row i = self._chunks[i]
         self._loaded_count = -1
 
     @property
@@ -82,13 +90,18 @@ class Retriever:
             n = self.store.count()
             if not force and n == self._loaded_count:
                 return
-            chunks = self.store.all()
+            chunks = self.store.all(with_embeddings=True)
             corpus = [c.metadata.get("tokens", "").split() or tokenize(c.text) for c in chunks]
             bm25 = None
             if chunks:
                 bm25 = bm25s.BM25()
                 bm25.index(corpus, show_progress=False)
-            self._chunks, self._bm25 = chunks, bm25
+            vectors = None
+            if chunks and all(c.embedding is not None for c in chunks):
+                vectors = np.asarray([c.embedding for c in chunks], dtype=np.float32)
+            for c in chunks:
+                c.embedding = None  # kept once, in the matrix
+            self._chunks, self._bm25, self._vectors = chunks, bm25, vectors
             self._by_id = {c.id: i for i, c in enumerate(chunks)}
             self._loaded_count = n
 
@@ -108,6 +121,37 @@ class Retriever:
         ids, sims = self.store.query(self.embedder.encode_one(query), depth)
         return [(self._by_id[i], s) for i, s in zip(ids, sims) if i in self._by_id]
 
+    def _score_fused(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Min-max score fusion in which every candidate is scored by both retrievers (see the module doc)."""
+        n = len(self._chunks)
+        depth = min(CANDIDATES, n)
+        signals: list[tuple[float, np.ndarray]] = []
+        candidates: set[int] = set()
+        toks = tokenize(query)
+        if self.bm25_weight > 0 and toks and self._bm25 is not None:
+            scores = np.asarray(self._bm25.get_scores(toks), dtype=np.float64)
+            top = np.argsort(-scores)[:depth]
+            top = top[scores[top] > 0]  # chunks sharing no word with the query are no BM25 candidates
+            if len(top):
+                signals.append((self.bm25_weight, scores))
+                candidates.update(int(i) for i in top)
+        if self.dense_weight > 0:
+            sims = self._vectors @ np.asarray(self.embedder.encode_one(query), dtype=np.float32)
+            sims = sims.astype(np.float64)
+            candidates.update(int(i) for i in np.argsort(-sims)[:depth])
+            signals.append((self.dense_weight, sims))
+        if not candidates:
+            return []
+        idx = np.fromiter(candidates, dtype=np.int64)
+        fused = np.zeros(len(idx))
+        for weight, scores in signals:
+            top = np.partition(scores, n - depth)[n - depth :]  # the signal's top `depth` scores
+            hi, lo = float(top.max()), float(top.min())
+            vals = scores[idx]
+            fused += weight * ((vals - lo) / (hi - lo) if hi > lo else (vals >= hi).astype(np.float64))
+        order = np.lexsort((idx, -fused))[:k]  # best first; ties by position in the store
+        return [(int(idx[o]), float(fused[o])) for o in order]
+
     def search(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[SearchResult]:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode '{mode}'; expected one of {', '.join(MODES)}")
@@ -122,6 +166,8 @@ class Retriever:
             ranked = self._bm25_ranked(query, k)
         elif mode == "dense":
             ranked = self._dense_ranked(query, k)
+        elif self.fusion == "score" and self._vectors is not None and len(self._vectors) == len(self._chunks):
+            ranked = self._score_fused(query, k)
         else:
             lists = (
                 (self.bm25_weight, self._bm25_ranked(query, CANDIDATES)),
@@ -134,7 +180,7 @@ class Retriever:
                 if self.fusion == "rrf":  # reciprocal-rank fusion
                     for rank, (idx, _) in enumerate(lst):
                         fused[idx] = fused.get(idx, 0.0) + weight / (RRF_K + rank + 1)
-                else:  # min-max normalised score fusion
+                else:  # min-max score fusion over the lists only (no cached vectors to score the rest)
                     hi, lo = lst[0][1], lst[-1][1]
                     for idx, sc in lst:
                         fused[idx] = fused.get(idx, 0.0) + weight * ((sc - lo) / (hi - lo) if hi > lo else 1.0)

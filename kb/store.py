@@ -36,6 +36,7 @@ class StoredChunk:
     id: str
     text: str
     metadata: dict[str, Any]
+    embedding: Any = None  # the stored vector (array-like); only filled by `all(with_embeddings=True)`
 
 
 class ChunkStore:
@@ -68,17 +69,40 @@ class ChunkStore:
         return (self.collection.metadata or {}).get("embedding_model")
 
     def set_embedding_model(self, name: str) -> None:
+        self._set_meta("embedding_model", name)
+
+    @property
+    def tokenizer_version(self) -> str | None:
+        """The BM25 tokenizer fingerprint (kb.text.TOKENIZER_VERSION) the stored tokens were made with."""
+        return (self.collection.metadata or {}).get("tokenizer_version")
+
+    def set_tokenizer_version(self, version: str) -> None:
+        self._set_meta("tokenizer_version", version)
+
+    def _set_meta(self, key: str, value: str) -> None:
         meta = dict(self.collection.metadata or {})
         meta.pop("hnsw:space", None)
-        meta["embedding_model"] = name
+        meta[key] = value
         self.collection.modify(metadata=meta)
 
-    def all(self) -> list[StoredChunk]:
+    def update_metadatas(self, ids: list[str], metadatas: list[dict]) -> None:
+        """Replace the metadata of existing chunks (texts and vectors stay)."""
+        for s in range(0, len(ids), BATCH):
+            self.collection.update(ids=ids[s : s + BATCH], metadatas=metadatas[s : s + BATCH])
+
+    def all(self, with_embeddings: bool = False) -> list[StoredChunk]:
         out: list[StoredChunk] = []
         total = self.count()
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
         for offset in range(0, total, 1000):
-            got = self.collection.get(include=["documents", "metadatas"], limit=1000, offset=offset)
-            out.extend(StoredChunk(i, d, m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]))
+            got = self.collection.get(include=include, limit=1000, offset=offset)
+            vecs = got.get("embeddings") if with_embeddings else None
+            if vecs is None:
+                vecs = [None] * len(got["ids"])
+            out.extend(
+                StoredChunk(i, d, m or {}, v)
+                for i, d, m, v in zip(got["ids"], got["documents"], got["metadatas"], vecs)
+            )
         return out
 
     def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]) -> None:

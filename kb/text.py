@@ -8,6 +8,7 @@ The glossary is applied to both the indexed text and the query, so a student who
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -21,6 +22,8 @@ jieba.setLogLevel(logging.WARNING)
 GLOSSARY: list[tuple[str, str]] = [
     (r"南欠|能欠|蓝欠|lang\s*chain", " langchain "),
     (r"\bq\s*lora\b", " qlora lora "),
+    # PEFT (parameter-efficient fine-tuning): the recogniser writes "PFT" (e.g. "PFT的一些主流方案").
+    (r"\bpeft\b|\bpft\b", " peft "),
     (r"\blaura\b|\blo\s*ra\b|\bora\b", " lora "),
     (r"\bin\s*(?:bedding|padding|betting)s?\b|\bebdon\b|\bembeds?\b|\bembedding\b", " embedding "),
     (r"嵌入", " 嵌入 embedding "),
@@ -99,6 +102,13 @@ _init_lock = threading.Lock()
 # jieba's global dictionary (e.g. the n-gram demo) segments text.
 _segmenter = jieba.Tokenizer()
 _initialised = False
+
+
+# A fingerprint of everything above that decides the tokens. Ingest stores it with the collection and
+# re-tokenizes an existing index when it changes (the chunk ids, hashes of the text, would not change).
+TOKENIZER_VERSION = hashlib.sha1(
+    repr((GLOSSARY, sorted(TERM_PAIRS.items()), DOMAIN_WORDS, sorted(STOPWORDS), jieba.__version__)).encode()
+).hexdigest()[:12]
 
 
 def _ensure_jieba() -> None:

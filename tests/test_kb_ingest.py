@@ -30,6 +30,26 @@ def test_reingest_is_idempotent(settings, corpus_copy, embedder):
     assert ids_and_count(settings) == before
 
 
+def test_tokenizer_change_retokenizes_the_existing_index(settings, corpus_copy, embedder):
+    """Chunk ids hash the text, so a glossary/stop-word change alone must still reach the stored tokens."""
+    from kb.text import TOKENIZER_VERSION
+
+    ingest([corpus_copy], settings, embedder=embedder)
+    store = ChunkStore(settings)
+    assert store.tokenizer_version == TOKENIZER_VERSION
+    good = {c.id: c.metadata["tokens"] for c in store.all()}
+    victim = sorted(good)[0]
+    store.update_metadatas([victim], [{**store.collection.get(ids=[victim])["metadatas"][0], "tokens": "stale"}])
+    store.set_tokenizer_version("older")  # as if these tokens came from an older glossary
+    before = ids_and_count(settings)
+    r = ingest([corpus_copy], settings, embedder=embedder)
+    assert (r.added, r.removed) == (0, 0)
+    store = ChunkStore(settings)
+    assert {c.id: c.metadata["tokens"] for c in store.all()} == good
+    assert store.tokenizer_version == TOKENIZER_VERSION
+    assert ids_and_count(settings) == before
+
+
 def test_changed_file_replaces_its_chunks_and_removed_file_goes(settings, corpus_copy, embedder):
     ingest([corpus_copy], settings, embedder=embedder)
     f = corpus_copy / "004_8f0b023b55e47a69.txt"

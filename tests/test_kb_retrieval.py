@@ -43,7 +43,46 @@ def test_hybrid_is_good_and_never_below_bm25(retriever):
     bm25 = hit_at(retriever, "bm25")
     hybrid = hit_at(retriever, "hybrid")
     assert hybrid >= bm25
-    assert hybrid >= 0.9
+    assert hybrid >= 0.95  # the issue's goal (measured: 0.96)
+
+
+def test_cached_vectors_match_chroma(retriever):
+    """Score fusion reads the chunk vectors cached at refresh: row i must be chunk i's stored vector."""
+    import numpy as np
+
+    q = "LoRA 的原理是什么"
+    qv = retriever.embedder.encode_one(q)
+    ids, sims = retriever.store.query(qv, 5)
+    cached = retriever._vectors @ np.asarray(qv, dtype=np.float32)
+    for cid, sim in zip(ids, sims):
+        assert abs(float(cached[retriever._by_id[cid]]) - sim) < 1e-3
+
+
+def test_score_fusion_rates_each_candidate_on_both_signals(retriever):
+    """A chunk that only BM25 returned is scored by its real dense similarity (not counted as 0)."""
+    import numpy as np
+
+    from kb.retriever import CANDIDATES
+    from kb.text import tokenize
+
+    q = "统计语言模型的稀疏问题"
+    bm = np.asarray(retriever._bm25.get_scores(tokenize(q)), dtype=np.float64)
+    dn = retriever._vectors.astype(np.float64) @ np.asarray(retriever.embedder.encode_one(q), dtype=np.float64)
+
+    def norm(s):
+        top = np.sort(s)[::-1][:CANDIDATES]
+        return (s - top[-1]) / (top[0] - top[-1])
+
+    expected = retriever.bm25_weight * norm(bm) + retriever.dense_weight * norm(dn)
+    for r in retriever.search(q, k=5):
+        assert abs(r.score - expected[retriever._by_id[r.id]]) < 1e-4
+
+
+def test_misheard_peft_is_indexed_as_peft():
+    from kb.text import tokenize
+
+    assert "peft" in tokenize("这些都是一些现在PFT的一些主流方案了")
+    assert "peft" in tokenize("PEFT 方法")
 
 
 def test_misheard_terms_find_the_transcript(retriever):
