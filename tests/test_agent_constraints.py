@@ -9,7 +9,7 @@ from langchain_core.exceptions import OutputParserException
 
 from models.checkpoint import load_tokenizer
 from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, THOUGHT
-from tutor.agent.chat_model import CopyConstraint, ToolNameConstraint
+from tutor.agent.chat_model import CopyConstraint, ToolNameConstraint, WholeCopyConstraint
 from tutor.agent.parser import TutorStepParser, split_step
 from tutor.agent.prompt import TOOL_NAMES
 from tutor.config import MODELS_PACKAGE_DIR
@@ -45,12 +45,12 @@ def test_step_must_start_with_thought_and_name_a_real_tool(tok):
 def test_tool_input_is_a_whole_copy_of_the_question(tok):
     q = "帮我算一下注意力：Q=[[1,0],[2,1]]，K=[[1,0],[0,1]]，V=[[1],[2]]"
     src = tok.encode(q, allow_special=False)
-    c = CopyConstraint(tok, [src], tok.eos_id, whole=True)
+    c = WholeCopyConstraint([src], tok.eos_id)
     typed: list[int] = []
-    for t in src:  # repeated runs such as "=[[1,0]," must not trip the loop guard
-        assert t in c.allowed(typed)
+    for t in src:  # repeated runs such as "=[[1,0]," must not trip anything
+        assert c.allowed(typed) == {t}
         typed.append(t)
-    assert c.allowed(typed) >= {tok.eos_id}
+    assert c.allowed(typed) == {tok.eos_id}  # the one source is used up
     # a token that is not the continuation is refused
     assert tok.encode("9", allow_special=False)[0] not in c.allowed(src[:10])
 
@@ -156,3 +156,18 @@ def test_evidence_shows_each_sentence_once_across_overlapping_windows():
     text = evidence_text("高效微调有哪几种技术手段", [a, b])
     assert text.count(shared) == 1
     assert "[2]" in text  # the second window still shows something new
+
+
+def test_whole_quotes_follow_shared_beginnings_and_never_repeat_a_block(tok):
+    enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+    lead, b1, b2 = enc("根据课程笔记："), enc("GPT-2 做了什么事情 2019年。GPT-2有它的贡献。"), enc("GPT-1 12层 -> GPT-2 48层。")
+    c = WholeCopyConstraint([lead, b1, b2], tok.eos_id)
+    assert c.allowed([]) == {lead[0], b1[0]}  # b1 and b2 both start with "GPT"
+    typed = lead + b1
+    assert c.allowed(typed) == {b2[0], tok.eos_id}
+    # "GPT" again can only be b2 now: after its shared first tokens the text must follow b2
+    shared = next(i for i in range(min(len(b1), len(b2))) if b1[i] != b2[i])
+    assert c.allowed(typed + b2[:shared]) == {b2[shared]}
+    assert c.allowed(typed + b2) == {tok.eos_id}
+    # an unrelated prefix (not a continuation of the cached one) is recomputed from scratch
+    assert c.allowed(lead) == {b1[0], tok.eos_id}

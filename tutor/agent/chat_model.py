@@ -10,6 +10,7 @@ so LangChain callbacks (`on_llm_new_token`) see the answer as it is written.
 from __future__ import annotations
 
 import contextvars
+import re
 import threading
 from typing import Any, Iterator, Sequence
 
@@ -43,23 +44,25 @@ turn_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar("tutor_
 copy_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("tutor_copy_context", default=None)
 
 
+# One evidence block of a search_notes observation: "[n] [citation]" then its sentences on one line.
+EVIDENCE_BLOCK = re.compile(r"^\[\d\] \[[^\n]*\]\n([^\n]+)", re.M)
+
+
 class CopyConstraint:
     """Tokens allowed while copying from `sources`: a run continues the source text it is copying (two
     tokens of context disambiguate), and a new run may start only at the beginning of a source or of a
     sentence / line in it. <|eos|> ends the copy at a sentence end (or where nothing continues)."""
 
-    def __init__(self, tok, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, whole: bool = False):
+    def __init__(self, tok, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400):
         self.sources = [list(s) for s in sources if s]
         self.max_tokens = max_tokens
-        self.whole = whole  # copy whole sources only: runs start at a source's beginning and end at its end
         self.eos = eos
         ends = {i for i in range(tok.vocab_size) if tok.decode([i]).rstrip(" ").endswith(("。", "！", "？", "!", "?", "\n", "；", "：", "]"))}
         self.ends = ends
         self.starts: set[int] = set()
         for s in self.sources:
             self.starts.add(s[0])
-            if not whole:
-                self.starts.update(s[i + 1] for i in range(len(s) - 1) if s[i] in ends)
+            self.starts.update(s[i + 1] for i in range(len(s) - 1) if s[i] in ends)
 
     def allowed(self, typed: list[int]) -> set[int]:
         if not typed:
@@ -81,8 +84,6 @@ class CopyConstraint:
                 elif n == best:
                     cont.add(nxt)
         last = typed[-1]
-        if self.whole:
-            return cont | (self.starts if self.eos in cont else set())
         if last in self.ends or cont == {self.eos}:
             return cont | self.starts | {self.eos}
         return cont
@@ -102,6 +103,47 @@ class CopyConstraint:
         return seen > 1 and seen > sum(count(s) for s in self.sources)
 
 
+class WholeCopyConstraint:
+    """Tokens allowed while writing a sequence of whole sources: a run copies one source from its first
+    token to its last; then another source not used yet may start, or <|eos|> ends the copy. Sources
+    sharing a beginning are followed together until the text tells them apart (a small NFA over
+    (sources used, source being copied, offset)), advanced one token per call."""
+
+    def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400):
+        self.sources = [list(s) for s in sources if s]
+        self.eos = eos
+        self.max_tokens = max_tokens
+        self._typed: list[int] = []
+        self._states: set[tuple[frozenset, int, int]] = {(frozenset(), -1, 0)}  # -1: between sources
+
+    def _step(self, states, t):
+        out = set()
+        for used, cur, k in states:
+            options = [(cur, k)] if cur >= 0 else [(j, 0) for j in range(len(self.sources)) if j not in used]
+            for j, k0 in options:
+                if self.sources[j][k0] == t:
+                    out.add((used | {j}, -1, 0) if k0 + 1 == len(self.sources[j]) else (used, j, k0 + 1))
+        return out
+
+    def allowed(self, typed: list[int]) -> set[int]:
+        if len(typed) >= self.max_tokens:
+            return {self.eos}
+        if typed[: len(self._typed)] != self._typed:  # not a continuation of the last call: start over
+            self._typed, self._states = [], {(frozenset(), -1, 0)}
+        for t in typed[len(self._typed) :]:
+            self._states = self._step(self._states, t)
+            self._typed.append(t)
+        out: set[int] = set()
+        for used, cur, k in self._states:
+            if cur >= 0:
+                out.add(self.sources[cur][k])
+            else:
+                out.update(self.sources[j][0] for j in range(len(self.sources)) if j not in used)
+                if used:
+                    out.add(self.eos)
+        return out or {self.eos}
+
+
 class ToolNameConstraint:
     """allowed_tokens_fn for models.generate — what keeps a 13M-parameter model on the rails:
 
@@ -115,7 +157,8 @@ class ToolNameConstraint:
     * `policy` "act" forbids <|answer|> in this step, "answer" forbids <|action|>.
     """
 
-    def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None):
+    def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None,
+                 whole_answers: bool = False):
         self.thought = tok.special_ids[THOUGHT]
         self.action = tok.special_ids[ACTION]
         self.action_input = tok.special_ids[ACTION_INPUT]
@@ -123,8 +166,9 @@ class ToolNameConstraint:
         self.eos = tok.eos_id
         self.vocab = tok.vocab_size
         self.names = [tok.encode(n, allow_special=False) for n in tool_names]
-        self.input_copy = CopyConstraint(tok, input_sources, self.eos, whole=True) if input_sources else None
-        self.answer_copy = CopyConstraint(tok, answer_sources, self.eos) if answer_sources else None
+        self.input_copy = WholeCopyConstraint(input_sources, self.eos) if input_sources else None
+        self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos) if whole_answers else
+                            CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
         self.policy = policy
 
     def __call__(self, row: int, ids: list[int]) -> set[int] | None:
@@ -153,6 +197,7 @@ class TutorGPTChat(BaseChatModel):
 
     tool_names: list[str]
     max_new_tokens: int = 400
+    quote_whole_blocks: bool = True
     temperature: float = 0.0
     _generator: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -194,9 +239,14 @@ class TutorGPTChat(BaseChatModel):
         enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
         input_sources = [enc(t) for t in [*ctx.get("topics", []), question]]
         extra = ctx.get("leads", []) if observations else ctx.get("leads", []) + ctx.get("refusals", [])
-        answer_sources = [enc(t) for t in [*observations, *extra]]
+        blocks = [b for o in observations for b in EVIDENCE_BLOCK.findall(o)]
+        whole = self.quote_whole_blocks and bool(observations) and all(EVIDENCE_BLOCK.search(o) for o in observations)
+        # After note searches the answer quotes whole evidence blocks — the lead, then the blocks the model
+        # picks, in the order it picks them (the shape of the fine-tuning answers); demo answers quote lines.
+        answer_sources = [enc(t) for t in ([*extra, *blocks] if whole else [*observations, *extra])]
         first_step = not observations
-        constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, turn_policy.get() if first_step else None)
+        constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources,
+                                        turn_policy.get() if first_step else None, whole_answers=whole)
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
                 ids,
