@@ -171,3 +171,17 @@ def test_whole_quotes_follow_shared_beginnings_and_never_repeat_a_block(tok):
     assert c.allowed(typed + b2) == {tok.eos_id}
     # an unrelated prefix (not a continuation of the cached one) is recomputed from scratch
     assert c.allowed(lead) == {b1[0], tok.eos_id}
+
+
+def test_thought_is_plain_text_and_bounded(tok):
+    from tutor.agent.chat_model import MAX_THOUGHT_TOKENS
+
+    c = ToolNameConstraint(tok, TOOL_NAMES, policy="act")
+    thought = [tok.special_ids[THOUGHT]] + tok.encode("先检索课程笔记", allow_special=False)
+    allowed = c(0, thought)
+    assert tok.special_ids[ACTION] in allowed
+    assert not allowed & {tok.special_ids[ANSWER], tok.eos_id, tok.special_ids[ACTION_INPUT], tok.special_ids[THOUGHT]}
+    rambling = thought + tok.encode("问" * (MAX_THOUGHT_TOKENS + 5), allow_special=False)
+    assert c(0, rambling) == {tok.special_ids[ACTION]}
+    free = ToolNameConstraint(tok, TOOL_NAMES)
+    assert free(0, rambling) == {tok.special_ids[ACTION], tok.special_ids[ANSWER]}

@@ -44,6 +44,8 @@ turn_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar("tutor_
 copy_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("tutor_copy_context", default=None)
 
 
+# A step's thought is one short sentence in the fine-tuning data (~20 tokens); past this it is cut off.
+MAX_THOUGHT_TOKENS = 60
 # One evidence block of a search_notes observation: "[n] [citation]" then its sentences on one line.
 EVIDENCE_BLOCK = re.compile(r"^\[\d\] \[[^\n]*\]\n([^\n]+)", re.M)
 
@@ -84,8 +86,10 @@ class CopyConstraint:
                 elif n == best:
                     cont.add(nxt)
         last = typed[-1]
-        if last in self.ends or cont == {self.eos}:
+        if last in self.ends:
             return cont | self.starts | {self.eos}
+        if cont == {self.eos}:  # the copy reached the end of its source mid-line ("... = 1.32"): it ends here,
+            return cont  # rather than gluing another source's text onto the last number
         return cont
 
     def _looping(self, typed: list[int], window: int = 8) -> bool:
@@ -109,8 +113,10 @@ class WholeCopyConstraint:
     sharing a beginning are followed together until the text tells them apart (a small NFA over
     (sources used, source being copied, offset)), advanced one token per call."""
 
-    def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400):
-        self.sources = [list(s) for s in sources if s]
+    def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, n_leading: int = 0):
+        """The first `n_leading` sources (lead phrases) may only open the copy, never follow another source."""
+        self.leading = set(range(n_leading))
+        self.sources = [list(s) for s in sources]
         self.eos = eos
         self.max_tokens = max_tokens
         self._typed: list[int] = []
@@ -119,11 +125,14 @@ class WholeCopyConstraint:
     def _step(self, states, t):
         out = set()
         for used, cur, k in states:
-            options = [(cur, k)] if cur >= 0 else [(j, 0) for j in range(len(self.sources)) if j not in used]
+            options = [(cur, k)] if cur >= 0 else [(j, 0) for j in self._startable(used)]
             for j, k0 in options:
                 if self.sources[j][k0] == t:
                     out.add((used | {j}, -1, 0) if k0 + 1 == len(self.sources[j]) else (used, j, k0 + 1))
         return out
+
+    def _startable(self, used: frozenset) -> list[int]:
+        return [j for j, s in enumerate(self.sources) if s and j not in used and (not used or j not in self.leading)]
 
     def allowed(self, typed: list[int]) -> set[int]:
         if len(typed) >= self.max_tokens:
@@ -138,7 +147,7 @@ class WholeCopyConstraint:
             if cur >= 0:
                 out.add(self.sources[cur][k])
             else:
-                out.update(self.sources[j][0] for j in range(len(self.sources)) if j not in used)
+                out.update(self.sources[j][0] for j in self._startable(used))
                 if used:
                     out.add(self.eos)
         return out or {self.eos}
@@ -158,16 +167,17 @@ class ToolNameConstraint:
     """
 
     def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None,
-                 whole_answers: bool = False):
+                 whole_answers: bool = False, n_leading: int = 0):
         self.thought = tok.special_ids[THOUGHT]
         self.action = tok.special_ids[ACTION]
         self.action_input = tok.special_ids[ACTION_INPUT]
         self.answer = tok.special_ids[ANSWER]
         self.eos = tok.eos_id
         self.vocab = tok.vocab_size
+        self.text_tokens = set(range(self.vocab)) - set(tok.special_ids.values())
         self.names = [tok.encode(n, allow_special=False) for n in tool_names]
         self.input_copy = WholeCopyConstraint(input_sources, self.eos) if input_sources else None
-        self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos) if whole_answers else
+        self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading) if whole_answers else
                             CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
         self.policy = policy
 
@@ -177,10 +187,12 @@ class ToolNameConstraint:
         if self.answer in ids:
             return self.answer_copy.allowed(ids[ids.index(self.answer) + 1 :]) if self.answer_copy else None
         if self.action not in ids:
-            if self.policy in ("act", "answer"):
-                banned = self.answer if self.policy == "act" else self.action
-                return set(range(self.vocab)) - {banned, self.eos}
-            return None
+            # the thought: free text, then <|action|> or <|answer|> (as the policy permits), and not
+            # longer than MAX_THOUGHT_TOKENS — a model that cannot go on rambles no further
+            moves = {"act": {self.action}, "answer": {self.answer}}.get(self.policy, {self.action, self.answer})
+            if len(ids) > MAX_THOUGHT_TOKENS:
+                return moves
+            return self.text_tokens | moves
         last = len(ids) - 1 - ids[::-1].index(self.action)
         typed = ids[last + 1 :]
         if self.action_input in typed:
@@ -241,12 +253,14 @@ class TutorGPTChat(BaseChatModel):
         extra = ctx.get("leads", []) if observations else ctx.get("leads", []) + ctx.get("refusals", [])
         blocks = [b for o in observations for b in EVIDENCE_BLOCK.findall(o)]
         whole = self.quote_whole_blocks and bool(observations) and all(EVIDENCE_BLOCK.search(o) for o in observations)
-        # After note searches the answer quotes whole evidence blocks — the lead, then the blocks the model
-        # picks, in the order it picks them (the shape of the fine-tuning answers); demo answers quote lines.
-        answer_sources = [enc(t) for t in ([*extra, *blocks] if whole else [*observations, *extra])]
+        # After note searches the answer quotes whole evidence blocks — the concept lead first, then the
+        # blocks the model picks, in its order (the shape of the fine-tuning answers); demo answers quote lines.
+        leads = [t for t in ctx.get("concept_leads", []) if t in extra] if whole else []
+        answer_sources = [enc(t) for t in ([*leads, *blocks] if whole else [*observations, *extra])]
         first_step = not observations
         constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources,
-                                        turn_policy.get() if first_step else None, whole_answers=whole)
+                                        turn_policy.get() if first_step else None,
+                                        whole_answers=whole, n_leading=len(leads))
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
                 ids,

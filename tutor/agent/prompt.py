@@ -45,7 +45,8 @@ def answer_copy_texts(language: str | None = None) -> dict[str, list[str]]:
     langs = ("zh", "en") if language is None else (language,)
     leads = [v for k, v in ANSWER_LEADS.items() if not k.startswith("concept_") or k.endswith(langs)]
     refusals = [d[l] for d in (REFUSAL_OFFTOPIC, REFUSAL_INJECTION) for l in langs]
-    return {"leads": leads, "refusals": refusals}
+    concept = [ANSWER_LEADS[f"concept_{l}"] for l in langs]
+    return {"leads": leads, "concept_leads": concept, "refusals": refusals}
 
 
 # How much evidence an observation carries: the model's context window is small (1,024 tokens).
