@@ -6,8 +6,10 @@
 
 Generation: a 400-token prompt taken from the course notes, greedy decoding of --new-tokens tokens (no early
 stop at <|eos|>), on --threads CPU threads. The same weights run through our `Generator` (KV cache, lean loop)
-and through `transformers`' LlamaForCausalLM.generate() after `models.export` — an identically sized model;
-both produce the same tokens, which the script checks. Engines alternate over --repeats rounds; medians
+and through `transformers`' LlamaForCausalLM.generate() after `models.export` — an identically sized model —
+each in float32 and with the same int8 weights (`models/quantize.py`, what the tutor runs on a CPU;
+--quantize picks the formats). In each format both engines produce the same tokens, which the script checks.
+Speed-ups are against `transformers` in float32. Engines alternate over --repeats rounds; medians
 are reported. Time to first token = prompt prefill + the first sampled token. Decode tokens/s counts the
 tokens after the first. Peak memory = peak RSS of a fresh process that loads the model and generates.
 """
