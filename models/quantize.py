@@ -34,7 +34,10 @@ def quantize_int8(model: GPT, inplace: bool = False) -> GPT:
         raise ValueError("int8 quantization is for CPU inference; keep the float model on the GPU")
     if "fbgemm" not in torch.backends.quantized.supported_engines and "x86" not in torch.backends.quantized.supported_engines:
         raise RuntimeError("this PyTorch build has no x86 int8 kernels (fbgemm); use quantize='none'")
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    try:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    except ImportError as e:  # a future torch may drop the eager API (it is moving to torchao)
+        raise RuntimeError(f"this PyTorch has no eager dynamic quantization ({e}); use quantize='none'") from None
 
     model = (model if inplace else copy.deepcopy(model)).float().eval()
     with warnings.catch_warnings():  # the eager API warns that it is moving to torchao; it still works

@@ -92,3 +92,17 @@ def test_unknown_mode_is_a_clear_error(pair):
     with pytest.raises(ValueError, match="int8"):
         prepare_for_inference(model, "int4")
     assert prepare_for_inference(model, "none") is model
+
+
+def test_tutor_falls_back_to_float32_when_int8_is_unavailable(monkeypatch, ingested_settings, caplog):
+    import models.quantize as mq
+    from tutor.api import Tutor
+
+    def no_int8(model, inplace=False):
+        raise RuntimeError("this PyTorch build has no x86 int8 kernels (fbgemm); use quantize='none'")
+
+    monkeypatch.setattr(mq, "quantize_int8", no_int8)
+    t = Tutor(ingested_settings)
+    assert t.agent is not None
+    assert any(type(m) is nn.Linear for m in t.agent.generator.model.modules())  # the float model
+    assert "float32" in caplog.text

@@ -67,7 +67,13 @@ class Tutor:
         from tutor.agent.executor import TutorAgent
 
         try:
-            generator = Generator.from_checkpoint(Path(path), quantize=self.settings.model_quantize)
+            try:
+                generator = Generator.from_checkpoint(Path(path), quantize=self.settings.model_quantize)
+            except RuntimeError as e:  # int8 kernels missing in this PyTorch build: run the float model
+                if isinstance(e, CheckpointError):
+                    raise
+                log.warning("%s; loading the tutor GPT in float32", e)
+                generator = Generator.from_checkpoint(Path(path), quantize="none")
         except CheckpointError as e:
             log.warning("no tutor GPT (%s); answering with the extractive fallback", e)
             return
