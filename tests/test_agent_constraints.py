@@ -185,3 +185,18 @@ def test_thought_is_plain_text_and_bounded(tok):
     assert c(0, rambling) == {tok.special_ids[ACTION]}
     free = ToolNameConstraint(tok, TOOL_NAMES)
     assert free(0, rambling) == {tok.special_ids[ACTION], tok.special_ids[ANSWER]}
+
+
+def test_thought_is_one_of_the_trained_phrasings_when_given(tok):
+    from tutor.agent.prompt import DEMO_THOUGHT, REFUSAL_THOUGHT, search_thought, thought_texts
+
+    texts = thought_texts("BERT", "zh", first_step=True, policy="act")
+    assert search_thought("BERT", "zh") in texts and not set(REFUSAL_THOUGHT.values()) & set(texts)
+    assert set(thought_texts("", "zh", True, "answer")) == set(REFUSAL_THOUGHT.values())
+    enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+    c = ToolNameConstraint(tok, TOOL_NAMES, thought_sources=[enc(t) for t in texts], policy="act")
+    start = [tok.special_ids[THOUGHT]]
+    chosen = enc(DEMO_THOUGHT["attention"])
+    assert walk(c, start + chosen) is None  # a trained phrasing is followed token by token
+    assert c(0, start + chosen) == {tok.special_ids[ACTION]}  # and then the step must act
+    assert c(0, start) == {enc(t)[0] for t in texts}  # nothing but the start of a trained phrasing

@@ -22,6 +22,7 @@ from pydantic import PrivateAttr
 
 from models.data import ROLE_TOKENS, render_conversation
 from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, ASSISTANT, THOUGHT
+from tutor.agent.prompt import thought_texts
 
 
 def _role(m: BaseMessage) -> str:
@@ -113,9 +114,12 @@ class WholeCopyConstraint:
     sharing a beginning are followed together until the text tells them apart (a small NFA over
     (sources used, source being copied, offset)), advanced one token per call."""
 
-    def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, n_leading: int = 0):
-        """The first `n_leading` sources (lead phrases) may only open the copy, never follow another source."""
+    def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, n_leading: int = 0,
+                 single: bool = False):
+        """The first `n_leading` sources (lead phrases) may only open the copy, never follow another source;
+        `single`: the copy is exactly one source."""
         self.leading = set(range(n_leading))
+        self.single = single
         self.sources = [list(s) for s in sources]
         self.eos = eos
         self.max_tokens = max_tokens
@@ -132,6 +136,8 @@ class WholeCopyConstraint:
         return out
 
     def _startable(self, used: frozenset) -> list[int]:
+        if self.single and used:
+            return []
         return [j for j, s in enumerate(self.sources) if s and j not in used and (not used or j not in self.leading)]
 
     def allowed(self, typed: list[int]) -> set[int]:
@@ -167,7 +173,7 @@ class ToolNameConstraint:
     """
 
     def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None,
-                 whole_answers: bool = False, n_leading: int = 0):
+                 whole_answers: bool = False, n_leading: int = 0, thought_sources=()):
         self.thought = tok.special_ids[THOUGHT]
         self.action = tok.special_ids[ACTION]
         self.action_input = tok.special_ids[ACTION_INPUT]
@@ -180,6 +186,7 @@ class ToolNameConstraint:
         self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading) if whole_answers else
                             CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
         self.policy = policy
+        self.thought_copy = WholeCopyConstraint(thought_sources, self.eos, single=True) if thought_sources else None
 
     def __call__(self, row: int, ids: list[int]) -> set[int] | None:
         if not ids:
@@ -187,9 +194,12 @@ class ToolNameConstraint:
         if self.answer in ids:
             return self.answer_copy.allowed(ids[ids.index(self.answer) + 1 :]) if self.answer_copy else None
         if self.action not in ids:
-            # the thought: free text, then <|action|> or <|answer|> (as the policy permits), and not
-            # longer than MAX_THOUGHT_TOKENS — a model that cannot go on rambles no further
+            # the thought — one of the trained phrasings when they are given, else plain text of at most
+            # MAX_THOUGHT_TOKENS — then <|action|> or <|answer|> as the policy permits
             moves = {"act": {self.action}, "answer": {self.answer}}.get(self.policy, {self.action, self.answer})
+            if self.thought_copy is not None:
+                allowed = self.thought_copy.allowed(ids[1:])
+                return (allowed - {self.eos}) | moves if self.eos in allowed else allowed
             if len(ids) > MAX_THOUGHT_TOKENS:
                 return moves
             return self.text_tokens | moves
@@ -258,9 +268,10 @@ class TutorGPTChat(BaseChatModel):
         leads = [t for t in ctx.get("concept_leads", []) if t in extra] if whole else []
         answer_sources = [enc(t) for t in ([*leads, *blocks] if whole else [*observations, *extra])]
         first_step = not observations
-        constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources,
-                                        turn_policy.get() if first_step else None,
-                                        whole_answers=whole, n_leading=len(leads))
+        policy = turn_policy.get() if first_step else None
+        thoughts = thought_texts(ctx["topic"], ctx["language"], first_step, policy) if "language" in ctx else []
+        constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, policy,
+                                        whole_answers=whole, n_leading=len(leads), thought_sources=[enc(t) for t in thoughts])
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
                 ids,

@@ -26,7 +26,7 @@ from tutor.agent.chat_model import TutorGPTChat, copy_context, turn_policy
 from tutor.agent.parser import MALFORMED_OBSERVATION, TutorStepParser, split_step
 from tutor.agent.prompt import SYSTEM_PROMPT, TOOL_NAMES, answer_copy_texts, history_messages
 from tutor.agent.search_tool import search_evidence
-from tutor.intent import language_of
+from tutor.intent import language_of, topic_of
 
 _artifacts: contextvars.ContextVar[list | None] = contextvars.ContextVar("tutor_tool_artifacts", default=None)
 
@@ -154,7 +154,8 @@ class TutorAgent:
         token = _artifacts.set(sink)
         policy_token = turn_policy.set(policy)
         language = language_of(question)
-        copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language)})
+        copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language),
+                                       "topic": topic_of(question), "language": language})
         try:
             out = self.executor.invoke(
                 {"input": question, "history": history_messages(history or [])},

@@ -49,6 +49,30 @@ def answer_copy_texts(language: str | None = None) -> dict[str, list[str]]:
     return {"leads": leads, "concept_leads": concept, "refusals": refusals}
 
 
+# The thoughts of the fine-tuning traces (tutor.agent.sft_data). At run time a thought is one of these,
+# chosen by the model (chat_model), so the reasoning shown to a student is always one it was trained on.
+SEARCH_THOUGHT = {"zh": "学生问的是{topic}，先检索课程笔记。", "en": "The student asks about {topic}; search the notes first."}
+ANSWER_THOUGHT = {"zh": "根据检索到的笔记回答，并注明出处。", "en": "Answer from the retrieved notes with citations."}
+DEMO_THOUGHT = {"attention": "这是注意力计算请求，调用 attention 工具。", "ngram": "这是 n-gram 打分请求，调用 ngram 工具。",
+                "mask": "这是掩码演示请求，调用 mask 工具。", "gpt_attention": "要看助教模型自己的注意力，调用 gpt_attention 工具。"}
+DEMO_ANSWER_THOUGHT = "把工具算出的结果告诉学生。"
+REFUSAL_THOUGHT = {"injection": "这是要我忽略设定的指令，不执行。", "offtopic": "这个问题与课程无关，礼貌说明范围。"}
+
+
+def search_thought(topic: str, language: str) -> str:
+    return SEARCH_THOUGHT[language].format(topic=topic or "这个问题")  # as in the fine-tuning data
+
+
+def thought_texts(topic: str, language: str, first_step: bool, policy: str | None) -> list[str]:
+    """The thoughts a step may take: acting (search or a demo) unless the policy is "answer"; on the first
+    step refusing unless it is "act"; after an observation, answering from it."""
+    acts = [search_thought(topic, language), *DEMO_THOUGHT.values()]
+    if first_step:
+        refuse = list(REFUSAL_THOUGHT.values())
+        return {"act": acts, "answer": refuse}.get(policy, acts + refuse)
+    return [ANSWER_THOUGHT[language], DEMO_ANSWER_THOUGHT, *acts]
+
+
 # How much evidence an observation carries: the model's context window is small (1,024 tokens).
 EVIDENCE_RESULTS = 3
 EVIDENCE_CHARS = 240

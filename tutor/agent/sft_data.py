@@ -22,7 +22,8 @@ from pathlib import Path
 
 from kb.chunking import HEADING_SEP
 from models.tokenizer import ANSWER
-from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC, SYSTEM_PROMPT, action_step, answer_step, history_messages
+from tutor.agent.prompt import (ANSWER_LEADS, ANSWER_THOUGHT, DEMO_ANSWER_THOUGHT, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC,
+                                 REFUSAL_THOUGHT, SEARCH_THOUGHT, SYSTEM_PROMPT, action_step, answer_step, history_messages)
 from tutor.agent.search_tool import search_evidence
 from tutor.intent import language_of, resolve_followup, topic_of
 
@@ -131,25 +132,21 @@ class Builder:
         answer = concept_answer(question, obs, art.get("answer_blocks"))
         if not answer:
             return None
-        topic = topic_of(q) or "这个问题"
         lang = language_of(question)
-        t1 = f"学生问的是{topic}，先检索课程笔记。" if lang == "zh" else f"The student asks about {topic}; search the notes first."
-        t2 = "根据检索到的笔记回答，并注明出处。" if lang == "zh" else "Answer from the retrieved notes with citations."
+        t1 = SEARCH_THOUGHT[lang].format(topic=topic_of(q) or "这个问题")
+        t2 = ANSWER_THOUGHT[lang]
         return _conv(question, [(t1, "search_notes", q, obs)], t2, answer, history)
 
     def demo(self, tool: str, question: str) -> dict | None:
         obs, art = self.run[tool](question)
         if not art.get("ok"):
             return None
-        t1 = {"attention": "这是注意力计算请求，调用 attention 工具。", "ngram": "这是 n-gram 打分请求，调用 ngram 工具。",
-              "mask": "这是掩码演示请求，调用 mask 工具。", "gpt_attention": "要看助教模型自己的注意力，调用 gpt_attention 工具。"}[tool]
-        return _conv(question, [(t1, tool, question, obs)], "把工具算出的结果告诉学生。", demo_answer(tool, obs))
+        return _conv(question, [(DEMO_THOUGHT[tool], tool, question, obs)], DEMO_ANSWER_THOUGHT, demo_answer(tool, obs))
 
     def refusal(self, question: str, kind: str) -> dict:
         lang = language_of(question)
         text = (REFUSAL_INJECTION if kind == "injection" else REFUSAL_OFFTOPIC)[lang]
-        thought = "这是要我忽略设定的指令，不执行。" if kind == "injection" else "这个问题与课程无关，礼貌说明范围。"
-        return _conv(question, [], thought, text)
+        return _conv(question, [], REFUSAL_THOUGHT["injection" if kind == "injection" else "offtopic"], text)
 
     # ---- question makers ----
     def attention_question(self) -> str:
