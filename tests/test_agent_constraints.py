@@ -190,9 +190,11 @@ def test_thought_is_plain_text_and_bounded(tok):
 def test_thought_is_one_of_the_trained_phrasings_when_given(tok):
     from tutor.agent.prompt import DEMO_THOUGHT, REFUSAL_THOUGHT, search_thought, thought_texts
 
-    texts = thought_texts("BERT", "zh", first_step=True, policy="act")
+    texts = thought_texts(["BERT"], "zh", first_step=True, policy="act")
     assert search_thought("BERT", "zh") in texts and not set(REFUSAL_THOUGHT.values()) & set(texts)
-    assert set(thought_texts("", "zh", True, "answer")) == set(REFUSAL_THOUGHT.values())
+    assert set(thought_texts([], "zh", True, "answer")) == set(REFUSAL_THOUGHT.values())
+    both = thought_texts(["BERT", "预训练"], "zh", True, "act")  # a follow-up: the conversation's topic, the question's
+    assert search_thought("BERT", "zh") in both and search_thought("预训练", "zh") in both
     enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
     c = ToolNameConstraint(tok, TOOL_NAMES, thought_sources=[enc(t) for t in texts], policy="act")
     start = [tok.special_ids[THOUGHT]]

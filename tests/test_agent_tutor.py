@@ -92,3 +92,10 @@ def test_cli_ask_json(ingested_settings):
     assert out["steps"][0]["tool"] == "ngram" and set(out["steps"][0]) >= {"thought", "tool", "tool_input", "observation"}
     p = subprocess.run([sys.executable, "-m", "tutor.cli", "ask", "  "], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
     assert p.returncode == 2 and "empty question" in p.stderr
+
+
+def test_followup_without_a_topic_word_searches_the_conversation_topic(tutor):
+    tutor.ask("什么是 LoRA？", session_id="c")
+    r = tutor.ask("它有什么特点？", session_id="c")
+    search = [s for s in r.steps if s.tool == "search_notes"]
+    assert search and "LoRA" in search[0].tool_input

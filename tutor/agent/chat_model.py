@@ -269,7 +269,7 @@ class TutorGPTChat(BaseChatModel):
         answer_sources = [enc(t) for t in ([*leads, *blocks] if whole else [*observations, *extra])]
         first_step = not observations
         policy = turn_policy.get() if first_step else None
-        thoughts = thought_texts(ctx["topic"], ctx["language"], first_step, policy) if "language" in ctx else []
+        thoughts = thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy) if "language" in ctx else []
         constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, policy,
                                         whole_answers=whole, n_leading=len(leads), thought_sources=[enc(t) for t in thoughts])
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more

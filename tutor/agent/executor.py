@@ -155,7 +155,8 @@ class TutorAgent:
         policy_token = turn_policy.set(policy)
         language = language_of(question)
         copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language),
-                                       "topic": topic_of(question), "language": language})
+                                       "thought_topics": [t for t in dict.fromkeys([*(topics or []), topic_of(question)]) if t],
+                                       "language": language})
         try:
             out = self.executor.invoke(
                 {"input": question, "history": history_messages(history or [])},
