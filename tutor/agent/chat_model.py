@@ -89,8 +89,8 @@ class CopyConstraint:
         last = typed[-1]
         if last in self.ends:
             return cont | self.starts | {self.eos}
-        if cont == {self.eos}:  # the copy reached the end of its source mid-line ("... = 1.32"): it ends here,
-            return cont  # rather than gluing another source's text onto the last number
+        # mid-line: continue the source; where it ends ("... = 1.32") the copy ends too, rather than
+        # gluing another source's text onto the last number
         return cont
 
     def _looping(self, typed: list[int], window: int = 8) -> bool:
@@ -162,7 +162,8 @@ class WholeCopyConstraint:
 class ToolNameConstraint:
     """allowed_tokens_fn for models.generate — what keeps a 13M-parameter model on the rails:
 
-    * a step starts with <|thought|>;
+    * a step starts with <|thought|>, and the thought is one of `thought_sources` (the trained phrasings;
+      without them, plain text of at most MAX_THOUGHT_TOKENS);
     * after <|action|> only the token sequences of real tool names, each closed by <|action_input|>;
     * the tool input is copied from `input_sources` (the student's question, the conversation's topic),
       so matrices and sentences reach the tools exactly as written;
