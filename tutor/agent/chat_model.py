@@ -10,7 +10,6 @@ so LangChain callbacks (`on_llm_new_token`) see the answer as it is written.
 from __future__ import annotations
 
 import contextvars
-import re
 import threading
 from typing import Any, Iterator, Sequence
 
@@ -23,6 +22,7 @@ from pydantic import PrivateAttr
 from models.data import ROLE_TOKENS, render_conversation
 from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, ASSISTANT, THOUGHT
 from tutor.agent.prompt import thought_texts
+from tutor.agent.search_tool import parse_evidence
 
 
 def _role(m: BaseMessage) -> str:
@@ -47,8 +47,6 @@ copy_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("tuto
 
 # A step's thought is one short sentence in the fine-tuning data (~20 tokens); past this it is cut off.
 MAX_THOUGHT_TOKENS = 60
-# One evidence block of a search_notes observation: "[n] [citation]" then its sentences on one line.
-EVIDENCE_BLOCK = re.compile(r"^\[\d\] \[[^\n]*\]\n([^\n]+)", re.M)
 
 
 class CopyConstraint:
@@ -262,8 +260,9 @@ class TutorGPTChat(BaseChatModel):
         enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
         input_sources = [enc(t) for t in [*ctx.get("topics", []), question]]
         extra = ctx.get("leads", []) if observations else ctx.get("leads", []) + ctx.get("refusals", [])
-        blocks = [b for o in observations for b in EVIDENCE_BLOCK.findall(o)]
-        whole = self.quote_whole_blocks and bool(observations) and all(EVIDENCE_BLOCK.search(o) for o in observations)
+        parsed = [parse_evidence(o) for o in observations]
+        blocks = [text for p in parsed for _, text in p if text]
+        whole = self.quote_whole_blocks and bool(observations) and all(parsed)
         # After note searches the answer quotes whole evidence blocks — the concept lead first, then the
         # blocks the model picks, in its order (the shape of the fine-tuning answers); demo answers quote lines.
         leads = [t for t in ctx.get("concept_leads", []) if t in extra] if whole else []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
+from tutor.agent.search_tool import parse_evidence
 from tutor.schema import Source, Step, StreamEvent
 
 _CITATION = re.compile(r"\[([^\[\]\n›]+?\.(?:txt|md))(?: › ([^\[\]\n]+))?\]")
@@ -117,12 +118,11 @@ def check_agent_answer(run, intent) -> Verdict:
     if not run.steps:
         return Verdict(False, "answered without consulting a tool")
     observations = "\n".join(s["observation"] for s in run.steps)
+    answer = tidy_quote(answer)
     body = _strip_lead(answer)
     if len(re.sub(r"\s", "", body)) < MIN_CONTENT_CHARS:
         return Verdict(False, "answer too short")
     if intent.kind in ("attention", "ngram", "mask", "gpt_attention"):
-        answer = tidy_quote(answer)
-        body = _strip_lead(answer)
         if intent.kind not in tools:
             return Verdict(False, f"the request needs the {intent.kind} tool, the model called {tools}")
         step = next(s for s in run.steps if s["tool"] == intent.kind)
@@ -143,9 +143,7 @@ def check_agent_answer(run, intent) -> Verdict:
     # concept answers: quoted from the notes; every quoted sentence is traced to the note it came from
     if "search_notes" not in tools:
         return Verdict(False, "a concept question needs search_notes")
-    answer = tidy_quote(answer)
-    body = _strip_lead(answer)
-    blocks = re.findall(r"\[\d\] (\[[^\n]*\])\n([^\n]*)", observations)
+    blocks = parse_evidence(observations)
     text = _CITATION.sub("", body)
     text = re.sub(r"\[\d\]", "", text)
     sentences = [s.strip() for s in re.split(r"(?<=[。！？!?\n])", text) if len(s.strip()) >= 4]

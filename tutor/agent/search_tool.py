@@ -4,6 +4,7 @@ small context; the full results travel as the tool's artifact."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langchain_core.tools import StructuredTool
@@ -51,12 +52,24 @@ def evidence_blocks(query: str, results: list[SearchResult]) -> tuple[list[tuple
     return blocks, answer_blocks
 
 
-def evidence_text(query: str, results: list[SearchResult]) -> str:
-    """One block per result: '[n] citation' then its evidence sentences."""
-    blocks, _ = evidence_blocks(query, results)
+# How a block reads in an observation, and how the agent's other parts read it back.
+_BLOCK = re.compile(r"^\[\d\] (\[[^\n]*\])\n([^\n]*)", re.M)
+
+
+def render_evidence(blocks: list[tuple[SearchResult, str]]) -> str:
+    """One block per result: '[n] citation' then its evidence sentences on one line."""
     if not blocks:
         return "没有找到相关笔记 / nothing found in the notes"
     return "\n".join(f"[{i}] {r.citation}\n{text}" for i, (r, text) in enumerate(blocks, 1))
+
+
+def parse_evidence(observation: str) -> list[tuple[str, str]]:
+    """(citation, text) of every evidence block in a search_notes observation; [] for other observations."""
+    return _BLOCK.findall(observation)
+
+
+def evidence_text(query: str, results: list[SearchResult]) -> str:
+    return render_evidence(evidence_blocks(query, results)[0])
 
 
 def search_evidence(retriever: Retriever, query: str, k: int = 5) -> tuple[str, dict[str, Any]]:
@@ -65,8 +78,8 @@ def search_evidence(retriever: Retriever, query: str, k: int = 5) -> tuple[str, 
     if not query:
         return "检索内容为空 / empty query: 请给出要检索的关键词。", {"ok": False, "results": []}
     results = retriever.search(query[:500], k=k)
-    _, answer_blocks = evidence_blocks(query, results)
-    return evidence_text(query, results), {"ok": True, "results": [r.to_dict() for r in results], "answer_blocks": answer_blocks}
+    blocks, answer_blocks = evidence_blocks(query, results)
+    return render_evidence(blocks), {"ok": True, "results": [r.to_dict() for r in results], "answer_blocks": answer_blocks}
 
 
 def make_search_tool(retriever: Retriever, k: int = 5) -> StructuredTool:

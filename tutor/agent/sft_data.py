@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 from pathlib import Path
 
 from kb.chunking import HEADING_SEP
 from models.tokenizer import ANSWER
 from tutor.agent.prompt import (ANSWER_LEADS, ANSWER_THOUGHT, DEMO_ANSWER_THOUGHT, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC,
                                  REFUSAL_THOUGHT, SEARCH_THOUGHT, SYSTEM_PROMPT, action_step, answer_step, history_messages)
-from tutor.agent.search_tool import search_evidence
+from tutor.agent.search_tool import parse_evidence, search_evidence
 from tutor.intent import language_of, resolve_followup, topic_of
 
 CONCEPTS = [
@@ -95,12 +94,12 @@ def concept_answer(question: str, observation: str, answer_blocks: list[int] | N
     """Answer written from the evidence observation: the blocks that hold the sentences chosen for the
     answer (default: the first block), in order. Citations are not written by the model: the guard
     traces every quoted sentence to its note and appends the citation (tutor.agent.guard)."""
-    blocks = re.findall(r"\[(\d)\] (\[[^\n]*\])\n([^\n]*)", observation)
+    blocks = parse_evidence(observation)
     if not blocks:
         return ""
     lang = language_of(question)
     idx = [i for i in (answer_blocks or [0]) if i < len(blocks)] or [0]
-    parts = [blocks[i][2] for i in idx]
+    parts = [blocks[i][1] for i in idx]
     lead = ANSWER_LEADS["concept_zh" if lang == "zh" else "concept_en"]
     return lead + "".join(parts)
 
