@@ -39,6 +39,14 @@ VARIANTS = {
     "ref-compile-cudnn": dict(REF, arch="ours", compile="default", sdpa="cudnn"),
     "ref-compile-B192": dict(REF, arch="ours", compile="default", B=192),
     "ref-maxautotune": dict(REF, arch="ours", compile="max-autotune-no-cudagraphs"),
+    "ref-cudagraphs": dict(REF, arch="ours", compile="reduce-overhead"),
+    "base-cudagraphs": dict(BASE, arch="ours", compile="reduce-overhead"),
+    "base-flash": dict(BASE, arch="ours", compile="default", sdpa="flash"),
+    "ref-fp32-residual": dict(REF, arch="ours", compile="default", residual="fp32"),
+    "ref-flash": dict(REF, arch="ours", compile="default", sdpa="flash"),
+    "ref-cdtuning": dict(REF, arch="ours", compile="default", coordinate_descent=True),
+    "base-fp32-residual": dict(BASE, arch="ours", compile="default", residual="fp32"),
+    "base-cdtuning": dict(BASE, arch="ours", compile="default", coordinate_descent=True),
     "base-compile": dict(BASE, arch="ours", compile="default"),
     "base-eager": dict(BASE, arch="ours", compile=None),
     "smoke-cpu": dict(L=2, d=64, h=4, T=32, B=2, V=256, arch="ours", compile=None, device="cpu"),
@@ -102,18 +110,14 @@ def nanogpt_model(L, d, h, T, V):
     return NanoGPT()
 
 
-def run_one(name: str, steps: int, warmup: int) -> dict:
+def _setup(name: str):
+    """Build a variant's model, optimizer and data; return (step function, facts about the variant)."""
     import contextlib
 
     import torch
 
     v = VARIANTS[name]
     dev = v.get("device", "cuda")
-
-    def sync():
-        if dev == "cuda":
-            torch.cuda.synchronize()
-
     torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
@@ -132,12 +136,18 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
         cfg = ModelConfig(vocab_size=V, block_size=T, n_layer=L, n_head=h, n_embd=d,
                           ffn_hidden=v.get("ffn") or swiglu_hidden(d), dropout=0.0)
         model = GPT(cfg).to(dev)
+        if v.get("residual") == "fp32":  # ablation: the float32 residual stream of earlier versions
+            model.residual_in_autocast_dtype = False
         n_params = model.num_params()
         opt = model.configure_optimizer(6e-4, 0.1, (0.9, 0.95), dev)
     flops_per_token = 6 * n_params + 12 * L * d * T
+    if v.get("coordinate_descent"):
+        import torch._inductor.config
+
+        torch._inductor.config.coordinate_descent_tuning = True
     step_model = torch.compile(model, mode=v["compile"]) if v["compile"] else model
-    sdpa = contextlib.nullcontext()
-    if v.get("sdpa") == "cudnn":
+    sdpa = contextlib.nullcontext  # a fresh context manager per step
+    if v.get("sdpa") in ("cudnn", "flash"):
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
         # the compile caches do not key on the SDPA backend: without this a cached flash graph is reused
@@ -147,13 +157,14 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
         torch._inductor.config.fx_graph_cache = False
         torch._functorch.config.enable_autograd_cache = False
 
-        sdpa = sdpa_kernel([SDPBackend.CUDNN_ATTENTION])
+        backend = SDPBackend.CUDNN_ATTENTION if v["sdpa"] == "cudnn" else SDPBackend.FLASH_ATTENTION
+        sdpa = lambda: sdpa_kernel([backend])  # noqa: E731
     n_batches = 4
     xs = torch.randint(0, V, (n_batches, B, T), device=dev)
     ys = torch.randint(0, V, (n_batches, B, T), device=dev)
 
     def step(i):
-        with torch.autocast(dev, dtype=torch.bfloat16, enabled=dev == "cuda"):
+        with sdpa(), torch.autocast(dev, dtype=torch.bfloat16, enabled=dev == "cuda"):
             _, loss = step_model(xs[i % n_batches], ys[i % n_batches])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -161,23 +172,36 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
         opt.zero_grad(set_to_none=True)
         return loss
 
-    with sdpa:
-        t0 = time.perf_counter()
-        step(0)
-        sync()
-        first = time.perf_counter() - t0
-        for i in range(1, warmup):
-            step(i)
-        sync()
+    return step, dict(v=v, dev=dev, n_params=n_params, flops_per_token=flops_per_token)
+
+
+def run_one(name: str, steps: int, warmup: int) -> dict:
+    import torch
+
+    step, facts = _setup(name)
+    v, dev, n_params, flops_per_token = facts["v"], facts["dev"], facts["n_params"], facts["flops_per_token"]
+    L, d, h, T, B, V = v["L"], v["d"], v["h"], v["T"], v["B"], v["V"]
+
+    def sync():
         if dev == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        times = []
-        for rep in range(3):  # three timed windows; report the median
-            t0 = time.perf_counter()
-            for i in range(steps):
-                loss = step(i)
-            sync()
-            times.append(time.perf_counter() - t0)
+            torch.cuda.synchronize()
+
+    t0 = time.perf_counter()
+    step(0)
+    sync()
+    first = time.perf_counter() - t0
+    for i in range(1, warmup):
+        step(i)
+    sync()
+    if dev == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for rep in range(3):  # three timed windows; report the median
+        t0 = time.perf_counter()
+        for i in range(steps):
+            loss = step(i)
+        sync()
+        times.append(time.perf_counter() - t0)
     t = sorted(times)[1]
     tps = steps * B * T / t
     return {"variant": name, "arch": v["arch"], "compile": v["compile"] or "eager", "sdpa": v.get("sdpa", "auto"),
@@ -189,14 +213,50 @@ def run_one(name: str, steps: int, warmup: int) -> dict:
             "torch": torch.__version__}
 
 
+KERNEL_KINDS = (  # substring of a CUDA kernel's name -> what it does (first match wins)
+    ("flash", "attention (flash)"), ("fmha", "attention (cudnn)"), ("cudnn", "attention (cudnn)"),
+    ("gemm", "matmul"), ("nvjet", "matmul"), ("xmma", "matmul"), ("cutlass", "matmul"),
+    ("adam", "optimizer"), ("multi_tensor", "optimizer / grad norm"), ("embedding", "embedding"),
+    ("triton", "fused pointwise/reduction (inductor)"), ("elementwise", "aten pointwise"),
+    ("reduce", "aten reduction"), ("memcpy", "copy"), ("memset", "memset"),
+)
+
+
+def profile_one(name: str, steps: int = 5, warmup: int = 8, top: int = 25) -> str:
+    """Where a variant's step time goes: CUDA kernel time per step, by kind and by kernel (torch.profiler)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    step, _ = _setup(name)
+    for i in range(warmup):
+        step(i)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for i in range(steps):
+            step(i)
+        torch.cuda.synchronize()
+    kernels = [(e.key, e.device_time_total / steps / 1000, e.count // steps) for e in prof.key_averages()
+               if e.device_time_total > 0 and e.device_type.name == "CUDA"]
+    kinds: dict[str, float] = {}
+    for k, ms, _ in kernels:
+        kind = next((v for sub, v in KERNEL_KINDS if sub in k.lower()), "other")
+        kinds[kind] = kinds.get(kind, 0.0) + ms
+    total = sum(kinds.values())
+    out = [f"## profile {name}: {total:.2f} ms of kernels per step", "| kind | ms/step | share |", "|---|---|---|"]
+    out += [f"| {k} | {ms:.2f} | {100 * ms / total:.1f}% |" for k, ms in sorted(kinds.items(), key=lambda x: -x[1])]
+    out += ["", "| kernel | calls/step | ms/step |", "|---|---|---|"]
+    out += [f"| {k[:110]} | {n} | {ms:.3f} |" for k, ms, n in sorted(kernels, key=lambda x: -x[1])[:top]]
+    return "\n".join(out)
+
+
 def table(rows: list[dict]) -> str:
     head = "| variant | model | compile | L | d | h | T | B | params | step ms | tokens/s | MFU | 1st step s | peak GB |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['variant']} | failed: {r['error'][:80]} |")
+            lines.append(f"| {r['variant']} | failed: {r['error'][-80:]} |".replace("\n", " "))
             continue
-        lines.append(f"| {r['variant']} | {r['arch']} | {r['compile']}{'+cudnn' if r['sdpa'] == 'cudnn' else ''} | "
+        lines.append(f"| {r['variant']} | {r['arch']} | {r['compile']}{'' if r['sdpa'] == 'auto' else '+' + r['sdpa']} | "
                      f"{r['L']} | {r['d']} | {r['h']} | {r['T']} | {r['B']} | {r['params'] / 1e6:.1f}M | {r['step_ms']} | "
                      f"{r['tokens_per_s'] / 1e6:.2f}M | {100 * r['mfu']:.1f}% | {r['first_step_s']} | {r['peak_mem_gb']} |")
     return "\n".join(lines)
@@ -210,8 +270,13 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=300, help="seconds per variant")
     ap.add_argument("--deadline", type=float, default=None, help="skip variants once this many seconds have passed")
     ap.add_argument("--json", default=None, help="append one JSON line per variant here")
+    ap.add_argument("--profile", default=None, help="print where the step time of these variants goes (comma list)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.profile:
+        for name in a.profile.split(","):
+            print(profile_one(name), flush=True)
+        return 0
     if a.one:
         print("RESULT " + json.dumps(run_one(a.one, a.steps, a.warmup)), flush=True)
         return 0

@@ -46,9 +46,9 @@ class RMSNorm(nn.Module):
             # the same formula as below in one fused kernel (a CPU decoding step calls this 13 times)
             return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
         dtype = x.dtype
-        x = x.float()  # normalise in float32 even when the model runs in bf16
+        x = x.float()  # normalise in float32 even when the residual stream is bf16
         x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x.to(dtype)
+        return (self.weight * x).to(dtype)
 
 
 def rope_tables(head_dim: int, max_positions: int, theta: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,6 +201,11 @@ def causal_mask(t_query: int, t_keys: int, device=None) -> torch.Tensor:
 # The whole model
 # ---------------------------------------------------------------------------------------------------------
 class GPT(nn.Module):
+    # Under autocast (GPU training) the residual stream x is kept in the autocast dtype (bf16) instead of the
+    # embedding's float32: every norm, residual add and activation then moves half the bytes, which is most of
+    # a small model's non-matmul time (bench/bench_train_gpu.py). Norms still compute in float32 inside.
+    residual_in_autocast_dtype = True
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.config = cfg
@@ -259,6 +264,8 @@ class GPT(nn.Module):
         mask, is_causal = self._mask(B, T, start, cache, attention_mask, idx.device, return_attn)
 
         x = self.tok_emb(idx)
+        if self.residual_in_autocast_dtype and torch.is_autocast_enabled(x.device.type):
+            x = x.to(torch.get_autocast_dtype(x.device.type))
         if self.training:
             x = self.emb_drop(x)
         attns = []

@@ -158,6 +158,18 @@ def test_evidence_shows_each_sentence_once_across_overlapping_windows():
     assert "[2]" in text  # the second window still shows something new
 
 
+def test_extractive_answer_quotes_a_sentence_once_and_cites_a_file_once():
+    from kb.retriever import SearchResult
+    from tutor.extractive import extractive_answer
+
+    shared = "那么N也可以取2，可以取3，取任何数都可以，但通常不会取太大。"
+    a = SearchResult("a", "003.txt", "", "前面讲了马尔可夫假设。" + shared, 1.0)
+    b = SearchResult("b", "003.txt", "", shared + "N取得太大，计算量会指数级增长。", 0.9)
+    answer, cited = extractive_answer("n-gram 的 N 可以取多大", [a, b])
+    assert answer.count(shared) == 1
+    assert answer.count("[003.txt]") == 1 and len(cited) == 2
+
+
 def test_whole_quotes_follow_shared_beginnings_and_never_repeat_a_block(tok):
     enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
     lead, b1, b2 = enc("根据课程笔记："), enc("GPT-2 做了什么事情 2019年。GPT-2有它的贡献。"), enc("GPT-1 12层 -> GPT-2 48层。")

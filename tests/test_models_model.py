@@ -122,3 +122,23 @@ def test_training_step_reduces_loss(tok):
         opt.zero_grad()
         losses.append(loss.item())
     assert losses[-1] < losses[0] * 0.7
+
+
+def test_residual_stream_is_bf16_under_autocast_and_agrees_with_float32():
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=97, block_size=32, n_layer=2, n_head=2, n_embd=32, ffn_hidden=64, dropout=0.0)
+    model = GPT(cfg).eval()
+    idx = torch.randint(0, 97, (2, 16))
+    seen = []
+    hook = model.blocks[0].register_forward_hook(lambda m, i, o: seen.append(o[0].dtype))
+    with torch.no_grad():
+        ref, ref_loss = model(idx, idx)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low, low_loss = model(idx, idx)
+        model.residual_in_autocast_dtype = False  # the float32 stream of earlier versions
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            model(idx, idx)
+    hook.remove()
+    assert seen == [torch.float32, torch.bfloat16, torch.float32]
+    assert abs(float(low_loss) - float(ref_loss)) < 0.05
+    assert torch.nn.functional.cosine_similarity(low.float().flatten(), ref.flatten(), dim=0) > 0.99

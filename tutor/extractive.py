@@ -45,6 +45,8 @@ def best_sentences(question: str, results: list[SearchResult], max_sentences: in
     for score, _, _, s, r in scored:
         if score <= 0 and picked:
             break
+        if any(s == seen for seen, _ in picked):  # overlapping transcript windows repeat sentences
+            continue
         if total + len(s) > MAX_CHARS and picked:
             break
         picked.append((s, r))
@@ -70,5 +72,5 @@ def extractive_answer(question: str, results: list[SearchResult], language: str 
             cited.append(r)
     body = " ".join(s if s[-1] in "。！？.!?" else s + "。" for s, _ in picked)
     label = "根据课程笔记（检索摘录）：" if language == "zh" else "From the course notes (extractive, quoted in the notes' language): "
-    cites = " ".join(r.citation for r in cited)
+    cites = " ".join(dict.fromkeys(r.citation for r in cited))  # chunks of one unheaded file cite alike
     return f"{label}{body}\n\n{cites}", cited

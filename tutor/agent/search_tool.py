@@ -33,13 +33,14 @@ def evidence_blocks(query: str, results: list[SearchResult]) -> tuple[list[tuple
     blocks, answer_blocks = [], []
     shown: set[str] = set()  # overlapping transcript windows hold the same sentences: show each once
     for r in top:
+        in_order = [c for c in (clean_sentence(x) for x in split_sentences(r.text)) if len(c) >= 6]
         sents = [s for s in chosen.get(r.id, []) if s not in shown]
         if not sents:  # this result's best sentence not shown yet; else its first new one
             ranked = [s for s, _ in best_sentences(query, [r], max_sentences=4)]
-            in_order = [c for c in (clean_sentence(x) for x in split_sentences(r.text)) if len(c) >= 6]
             sents = [s for s in ranked + in_order if s not in shown][:1]
             if not sents:
                 continue  # nothing here that an earlier block does not already show
+        sents = _with_following(sents, in_order, shown)
         text = ""
         for s in sents:
             if len(text) + len(s) > EVIDENCE_CHARS and text:
@@ -50,6 +51,18 @@ def evidence_blocks(query: str, results: list[SearchResult]) -> tuple[list[tuple
             answer_blocks.append(len(blocks))  # numbered among the blocks actually shown
         blocks.append((r, text or r.text[:EVIDENCE_CHARS]))
     return blocks, answer_blocks
+
+
+def _with_following(sents: list[str], in_order: list[str], shown: set[str]) -> list[str]:
+    """Each chosen sentence followed by the sentence after it in its note: the sentence that matches the
+    question's words often only introduces the answer ("BERT 的预训练有两个任务。" → the tasks)."""
+    out: list[str] = []
+    for s in sents:
+        nxt = in_order[in_order.index(s) + 1] if s in in_order and in_order.index(s) + 1 < len(in_order) else None
+        for x in (s, nxt):
+            if x and x not in out and x not in shown:
+                out.append(x)
+    return out
 
 
 # How a block reads in an observation, and how the agent's other parts read it back.

@@ -4,7 +4,8 @@ Every example is a full ReAct trace in the tutor GPT's chat format (system, user
 observations): the observations come from the real retrieval and the real demo tools, and the final
 answer is written from the observation with its citation — so the model learns to act, read and quote,
 not to recall facts from its weights. Kinds: concept questions (many phrasings, Chinese and English,
-formal and casual, the correct terms the transcript mis-spells), demo requests with varied numbers and
+formal and casual, the correct terms the transcript mis-spells; what a concept is and its aspects — why,
+limits, who/when, numbers; questions that name a demo's subject but ask about the notes), demo requests with varied numbers and
 sentences, follow-ups, off-topic requests and prompt-injection attempts.
 
 Two splits: `train` and `heldout`; held-out questions use phrasing templates never used in training.
@@ -49,6 +50,23 @@ TRAIN_ZH = ["什么是{}？", "{}是什么", "简单解释一下{}", "{}有什�
 TRAIN_EN = ["What is {}?", "Explain {} briefly.", "How does {} work?", "Tell me about {}.", "What do the notes say about {}?"]
 HELDOUT_ZH = ["{}到底是怎么回事？", "想请教一下{}的含义", "用通俗的话讲讲{}"]
 HELDOUT_EN = ["Could you describe {} in simple terms?", "I'm confused about {} — can you help?"]
+# Questions about one aspect of a concept (why, limits, who/when, numbers): the evaluation's questions are
+# mostly of this kind, and their answer is a specific sentence of the notes rather than a definition.
+ASPECTS_ZH = ["{}有什么缺点或局限？", "为什么需要{}？", "{}是哪一年、由谁提出的？", "{}解决了什么问题？",
+              "{}和之前的方法比有什么改进？", "{}具体是怎么做的？", "{}有哪些关键数字，比如参数量、数据量或比例？",
+              "{}的优点是什么？", "{}的训练数据有多少？", "{}分成哪几个步骤？"]
+ASPECTS_EN = ["Why do we need {}?", "What problem does {} solve?", "What are the limits of {}?",
+              "Who proposed {} and when?", "What are the key numbers behind {}?"]
+# Concept questions that name a demo's subject (masks, attention, n-grams) but ask what the notes say:
+# they are answered from the notes, not with a demo (the demo requests always ask to compute or show).
+DEMO_WORD_CONCEPTS = [
+    "BERT 的掩码（MASK）比例和替换策略是怎样的？", "为什么 GPT 的解码器要用掩码？", "掩码语言模型为什么能学到双向信息？",
+    "注意力分数为什么要除以根号 d_k？", "注意力机制最早是为了解决什么问题？", "多头注意力为什么要分成多个头？",
+    "n-gram 模型的 n 为什么不能取太大？", "n-gram 模型有哪些缺点？", "bigram 和 trigram 有什么区别？",
+    "注意力权重是怎么算出来的？讲讲原理", "自注意力里的 Q、K、V 分别是什么意思？", "掩码在 Transformer 的训练里起什么作用？",
+    "Why does BERT mask some of the input tokens?", "What are the weaknesses of n-gram models?",
+    "Why is attention divided by the square root of the key dimension?",
+]
 HEADING_TRAIN = ["{}", "{}？", "请问{}", "{}，老师能讲讲吗", "关于“{}”这部分内容"]
 HEADING_HELDOUT = ["我想了解：{}"]
 FOLLOWUPS = ["它的核心思想是什么？", "它有什么缺点？", "它是怎么训练的？", "它和 RNN 有什么区别？", "为什么它很重要？", "它有哪些应用？",
@@ -223,9 +241,18 @@ def build(retriever, generator, seed: int = 0) -> tuple[list[dict], list[dict]]:
             add(train, b.concept(_perturb(t.format(zh), rng)))
         for t in TRAIN_EN:
             add(train, b.concept(t.format(en)))
+        for t in rng.sample(ASPECTS_ZH, 3):
+            add(train, b.concept(t.format(zh)))
+        add(train, b.concept(rng.choice(ASPECTS_EN).format(en)))
         add(held, b.concept(rng.choice(HELDOUT_ZH).format(zh)))
         if rng.random() < 0.5:
             add(held, b.concept(rng.choice(HELDOUT_EN).format(en)))
+    for q in DEMO_WORD_CONCEPTS:
+        add(train, b.concept(q))
+        variants = ([_perturb(q, rng), _perturb(q, rng)] if language_of(q) == "zh"
+                    else [q.replace("?", " in the notes?"), "Quick question: " + q])
+        for v in variants:
+            add(train, b.concept(v))
     for h in heading_questions(retriever):
         for t in rng.sample(HEADING_TRAIN, 2):
             add(train, b.concept(t.format(h)))
