@@ -158,6 +158,17 @@ def test_evidence_shows_each_sentence_once_across_overlapping_windows():
     assert "[2]" in text  # the second window still shows something new
 
 
+def test_evidence_follows_a_chosen_sentence_with_the_next_one_of_its_note():
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_text
+
+    r = SearchResult("a", "001.txt", "", "前面先讲了一段开场白。这里还有一句过渡。BERT 的预训练有两个任务。"
+                     "第一个是遮住一部分词再预测它们。后面的内容与此无关。", 1.0)
+    text = evidence_text("BERT 的预训练任务", [r])
+    assert "BERT 的预训练有两个任务。第一个是遮住一部分词再预测它们。" in text
+    assert "无关" not in text
+
+
 def test_extractive_answer_quotes_a_sentence_once_and_cites_a_file_once():
     from kb.retriever import SearchResult
     from tutor.extractive import extractive_answer
