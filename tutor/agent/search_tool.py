@@ -23,7 +23,8 @@ class SearchInput(BaseModel):
 def evidence_blocks(query: str, results: list[SearchResult]) -> tuple[list[tuple[SearchResult, str]], list[int]]:
     """The evidence shown to the model: one block per top result holding the sentences chosen for the
     answer (the same choice as the extractive answer: the best sentences across the top results), or
-    that result's best sentence when none of its sentences was chosen. A sentence already shown in an
+    that result's best sentence when none of its sentences was chosen, each followed by the next
+    sentence of its note (up to EVIDENCE_CHARS per block). A sentence already shown in an
     earlier block (overlapping transcript windows) is not repeated, and a result with nothing new is
     left out. Returns (blocks, indices of the blocks that hold chosen sentences)."""
     top = results[:EVIDENCE_RESULTS]
@@ -58,9 +59,9 @@ def _with_following(sents: list[str], in_order: list[str], shown: set[str]) -> l
     question's words often only introduces the answer ("BERT 的预训练有两个任务。" → the tasks)."""
     out: list[str] = []
     for s in sents:
-        nxt = in_order[in_order.index(s) + 1] if s in in_order and in_order.index(s) + 1 < len(in_order) else None
-        for x in (s, nxt):
-            if x and x not in out and x not in shown:
+        i = in_order.index(s) if s in in_order else len(in_order)
+        for x in (s, *in_order[i + 1 : i + 2]):
+            if x not in out and x not in shown:
                 out.append(x)
     return out
 

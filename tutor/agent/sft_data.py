@@ -5,8 +5,8 @@ observations): the observations come from the real retrieval and the real demo t
 answer is written from the observation with its citation — so the model learns to act, read and quote,
 not to recall facts from its weights. Kinds: concept questions (many phrasings, Chinese and English,
 formal and casual, the correct terms the transcript mis-spells; what a concept is and its aspects — why,
-limits, who/when, numbers; questions that name a demo's subject but ask about the notes), demo requests with varied numbers and
-sentences, follow-ups, off-topic requests and prompt-injection attempts.
+limits, who/when, numbers; questions that name a demo's subject but ask about the notes), demo requests
+with varied numbers and sentences, follow-ups, off-topic requests and prompt-injection attempts.
 
 Two splits: `train` and `heldout`; held-out questions use phrasing templates never used in training.
 
