@@ -10,8 +10,8 @@ S=$(date +%s); el() { echo $(( $(date +%s) - S )); }
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv > "$OUT/env.txt" 2>&1
 if [ -f .sft_data/train.jsonl ]; then
   timeout 200 python3 -m models.train --stage sft --preset base --device cuda --data .sft_data/train.jsonl \
-    --init models/checkpoints/base --out /tmp/agent --batch-size 32 --max-steps 1500 --lr 5e-4 --min-lr 5e-5 \
-    --warmup-steps 50 --eval-interval 50 --patience 6 --val-fraction 0.05 --max-minutes 5 --quiet > "$OUT/sft.log" 2>&1
+    --init models/checkpoints/base --out /tmp/agent --batch-size 32 --max-steps 3000 --lr 5e-4 --min-lr 5e-5 \
+    --warmup-steps 50 --eval-interval 100 --patience 6 --val-fraction 0.05 --max-minutes 5 --quiet > "$OUT/sft.log" 2>&1
   echo "sft exit $? at $(el)s" >> "$OUT/sft.log"
   [ -f /tmp/agent/model_card.json ] && tar -C /tmp/agent --exclude=./resume -cf - . | split -b 15000000 - "$OUT/ckpt.tar."
 fi
