@@ -218,7 +218,6 @@ class TutorGPTChat(BaseChatModel):
 
     tool_names: list[str]
     max_new_tokens: int = 400
-    quote_whole_blocks: bool = True
     temperature: float = 0.0
     _generator: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -262,7 +261,7 @@ class TutorGPTChat(BaseChatModel):
         extra = ctx.get("leads", []) if observations else ctx.get("leads", []) + ctx.get("refusals", [])
         parsed = [parse_evidence(o) for o in observations]
         blocks = [text for p in parsed for _, text in p if text]
-        whole = self.quote_whole_blocks and bool(observations) and all(parsed)
+        whole = bool(observations) and all(parsed)
         # After note searches the answer quotes whole evidence blocks — the concept lead first, then the
         # blocks the model picks, in its order (the shape of the fine-tuning answers); demo answers quote lines.
         leads = [t for t in ctx.get("concept_leads", []) if t in extra] if whole else []

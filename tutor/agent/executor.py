@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from langchain_classic.agents import AgentExecutor
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, ChatMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_core.tools import StructuredTool

@@ -23,7 +23,8 @@ from pathlib import Path
 from kb.chunking import HEADING_SEP
 from models.tokenizer import ANSWER
 from tutor.agent.prompt import (ANSWER_LEADS, ANSWER_THOUGHT, DEMO_ANSWER_THOUGHT, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC,
-                                 REFUSAL_THOUGHT, SEARCH_THOUGHT, SYSTEM_PROMPT, action_step, answer_step, history_messages)
+                                 REFUSAL_THOUGHT, SYSTEM_PROMPT, action_step, answer_step, history_messages,
+                                 search_thought)
 from tutor.agent.search_tool import parse_evidence, search_evidence
 from tutor.intent import language_of, resolve_followup, topic_of
 
@@ -150,7 +151,7 @@ class Builder:
         if not answer:
             return None
         lang = language_of(question)
-        t1 = SEARCH_THOUGHT[lang].format(topic=topic_of(q) or "这个问题")
+        t1 = search_thought(topic_of(q), lang)
         t2 = ANSWER_THOUGHT[lang]
         return _conv(question, [(t1, "search_notes", q, obs)], t2, answer, history)
 
