@@ -196,6 +196,46 @@ def test_whole_quotes_follow_shared_beginnings_and_never_repeat_a_block(tok):
     assert c.allowed(lead) == {b1[0], tok.eos_id}
 
 
+def test_whole_quote_ends_only_after_the_minimum_number_of_blocks(tok):
+    enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+    lead, b1, b2, b3 = enc("根据课程笔记："), enc("第一块说注意力。"), enc("第二块说位置编码。"), enc("第三块说掩码。")
+    c = WholeCopyConstraint([lead, b1, b2, b3], tok.eos_id, n_leading=1, min_sources=2)
+    assert tok.eos_id not in c.allowed(lead)  # the lead alone is not an answer
+    assert c.allowed(lead + b2) == {b1[0], b3[0]}  # one block: another must follow, in the model's order
+    assert tok.eos_id in c.allowed(lead + b2 + b1)
+    # asking for more blocks than the search returned means all of them
+    c = WholeCopyConstraint([lead, b1], tok.eos_id, n_leading=1, min_sources=3)
+    assert c.allowed(lead + b1) == {tok.eos_id}
+    # the default leaves the stop to the model
+    assert tok.eos_id in WholeCopyConstraint([lead, b1, b2], tok.eos_id, n_leading=1).allowed(lead + b1)
+
+
+def test_sentence_choice_counts_a_name_once_and_prefers_the_kind_of_answer_asked_for():
+    from kb.retriever import SearchResult
+    from tutor.extractive import best_sentences
+
+    # "GPT-3" tokenizes to gpt3 / gpt / 3: counted once, the sentence with the asked-for number and
+    # the question's other word (参数) wins over one that only repeats the name
+    r = SearchResult("a", "002.txt", "GPT-3", "2020年，GPT-3 发布没多久就引起了轰动。"
+                     "GPT-3 提出了上下文学习的观点。模型更大了，模型参数达到了1750亿。", 1.0)
+    assert "1750亿" in best_sentences("GPT-3 有多少参数？", [r], max_sentences=1)[0][0]
+    # a "why" question prefers the sentence that gives a reason
+    r = SearchResult("b", "003.txt", "", "位置编码在 Transformer 中很常见。"
+                     "Transformer 需要位置编码，因为自注意力本身不区分词的顺序。", 1.0)
+    assert "因为" in best_sentences("Transformer 为什么需要位置编码？", [r], max_sentences=1)[0][0]
+
+
+def test_settings_make_concept_answers_quote_every_block_by_default(monkeypatch):
+    from tutor.config import Settings
+
+    assert Settings().answer_min_blocks == 3
+    monkeypatch.setenv("TUTOR_ANSWER_MIN_BLOCKS", "0")
+    assert Settings().answer_min_blocks == 0
+    monkeypatch.setenv("TUTOR_ANSWER_MIN_BLOCKS", "-1")
+    with pytest.raises(ValueError):
+        Settings()
+
+
 def test_thought_is_plain_text_and_bounded(tok):
     from tutor.agent.chat_model import MAX_THOUGHT_TOKENS
 

@@ -77,7 +77,7 @@ class Tutor:
         except CheckpointError as e:
             log.warning("no tutor GPT (%s); answering with the extractive fallback", e)
             return
-        self.agent = TutorAgent(generator, self.retriever)
+        self.agent = TutorAgent(generator, self.retriever, min_answer_blocks=self.settings.answer_min_blocks)
         self.model_name = load_card(path).get("name", Path(path).name)
 
     # ---- public API -------------------------------------------------------------------------

@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         default="int8",
         description="Weights of the tutor GPT on the CPU: int8 (about 2x faster decoding) or none (float32).",
     )
+    answer_min_blocks: int = Field(
+        default=3,
+        ge=0,
+        le=5,
+        description=(
+            "A concept answer quotes at least this many of the search's evidence blocks (all of them when "
+            "fewer; the model picks the order); 0 lets the tutor GPT decide where to stop. On eval/dev.jsonl: "
+            "3 → 83.2 % pass, 2 → 73.3 %, 0 → 70.3 %."
+        ),
+    )
     chunk_chars: int = Field(default=400, ge=80, le=4000, description="Target chunk size in characters.")
     chunk_overlap: int = Field(default=80, ge=0, le=1000, description="Window overlap for transcripts (chars).")
     top_k: int = Field(default=5, ge=1, le=50)

@@ -113,11 +113,13 @@ class WholeCopyConstraint:
     (sources used, source being copied, offset)), advanced one token per call."""
 
     def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, n_leading: int = 0,
-                 single: bool = False):
+                 single: bool = False, min_sources: int = 0):
         """The first `n_leading` sources (lead phrases) may only open the copy, never follow another source;
-        `single`: the copy is exactly one source."""
+        `single`: the copy is exactly one source; `min_sources`: <|eos|> only once at least this many of
+        the other sources (all of them when there are fewer) have been copied."""
         self.leading = set(range(n_leading))
         self.single = single
+        self.min_sources = min(min_sources, len(sources) - n_leading)
         self.sources = [list(s) for s in sources]
         self.eos = eos
         self.max_tokens = max_tokens
@@ -152,7 +154,7 @@ class WholeCopyConstraint:
                 out.add(self.sources[cur][k])
             else:
                 out.update(self.sources[j][0] for j in self._startable(used))
-                if used:
+                if used and len(used - self.leading) >= self.min_sources:
                     out.add(self.eos)
         return out or {self.eos}
 
@@ -168,11 +170,13 @@ class ToolNameConstraint:
     * the answer after <|answer|> is copied from `answer_sources` (the observations, a few lead phrases,
       the fixed refusals): the model chooses what to quote and where to stop, and cannot invent a number
       or a fact that the notes and the tools did not produce;
-    * `policy` "act" forbids <|answer|> in this step, "answer" forbids <|action|>.
+    * `policy` "act" forbids <|answer|> in this step, "answer" forbids <|action|>;
+    * `min_answer_blocks` (whole answers only): the answer may end only after that many evidence
+      blocks (all of them when there are fewer); the model still picks their order.
     """
 
     def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None,
-                 whole_answers: bool = False, n_leading: int = 0, thought_sources=()):
+                 whole_answers: bool = False, n_leading: int = 0, thought_sources=(), min_answer_blocks: int = 0):
         self.thought = tok.special_ids[THOUGHT]
         self.action = tok.special_ids[ACTION]
         self.action_input = tok.special_ids[ACTION_INPUT]
@@ -182,7 +186,8 @@ class ToolNameConstraint:
         self.text_tokens = set(range(self.vocab)) - set(tok.special_ids.values())
         self.names = [tok.encode(n, allow_special=False) for n in tool_names]
         self.input_copy = WholeCopyConstraint(input_sources, self.eos) if input_sources else None
-        self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading) if whole_answers else
+        self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks)
+                            if whole_answers else
                             CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
         self.policy = policy
         self.thought_copy = WholeCopyConstraint(thought_sources, self.eos, single=True) if thought_sources else None
@@ -218,6 +223,9 @@ class TutorGPTChat(BaseChatModel):
 
     tool_names: list[str]
     max_new_tokens: int = 400
+    # A concept answer ends only after quoting this many evidence blocks (all when fewer); 0: the model
+    # decides where to stop (see Settings.answer_min_blocks for the measured difference).
+    min_answer_blocks: int = 0
     temperature: float = 0.0
     _generator: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -270,7 +278,8 @@ class TutorGPTChat(BaseChatModel):
         policy = turn_policy.get() if first_step else None
         thoughts = thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy) if "language" in ctx else []
         constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, policy,
-                                        whole_answers=whole, n_leading=len(leads), thought_sources=[enc(t) for t in thoughts])
+                                        whole_answers=whole, n_leading=len(leads), thought_sources=[enc(t) for t in thoughts],
+                                        min_answer_blocks=self.min_answer_blocks)
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
                 ids,

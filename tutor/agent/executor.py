@@ -115,9 +115,11 @@ class AgentRun:
 
 
 class TutorAgent:
-    def __init__(self, generator, retriever, *, max_iterations: int = 4, max_seconds: float = 20.0, max_new_tokens: int = 400):
+    def __init__(self, generator, retriever, *, max_iterations: int = 4, max_seconds: float = 20.0, max_new_tokens: int = 400,
+                 min_answer_blocks: int = 0):
         self.generator = generator
-        self.llm = TutorGPTChat(generator, tool_names=list(TOOL_NAMES), max_new_tokens=max_new_tokens)
+        self.llm = TutorGPTChat(generator, tool_names=list(TOOL_NAMES), max_new_tokens=max_new_tokens,
+                                min_answer_blocks=min_answer_blocks)
         self.tools = build_tools(retriever, generator)
         prompt = ChatPromptTemplate.from_messages(
             [SystemMessage(content=SYSTEM_PROMPT), MessagesPlaceholder("history"), ("human", "{input}"), MessagesPlaceholder("agent_scratchpad")]
