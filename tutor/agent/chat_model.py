@@ -168,8 +168,9 @@ class ToolNameConstraint:
     * the tool input is copied from `input_sources` (the student's question, the conversation's topic),
       so matrices and sentences reach the tools exactly as written;
     * the answer after <|answer|> is copied from `answer_sources` (the observations, a few lead phrases,
-      the fixed refusals): the model chooses what to quote and where to stop, and cannot invent a number
-      or a fact that the notes and the tools did not produce;
+      the fixed refusals): the model chooses what to quote and (unless `min_answer_blocks` says
+      otherwise) where to stop, and cannot invent a number or a fact that the notes and the tools did
+      not produce;
     * `policy` "act" forbids <|answer|> in this step, "answer" forbids <|action|>;
     * `min_answer_blocks` (whole answers only): the answer may end only after that many evidence
       blocks (all of them when there are fewer); the model still picks their order.
