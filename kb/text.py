@@ -94,7 +94,12 @@ STOPWORDS = set(
     "吗 呢 吧 啊 呀 嘛 么 什么 怎么 怎样 如何 为什么 哪些 哪个 有 没有 会 能 可以 要 还 又 很 更 最 其实 然后 就是 "
     "所以 因为 如果 但是 但 并 等 等等 之 其 中 上 下 里 个 些 请 一下 说说 讲讲 介绍 解释 一 二 "
     "谁 哪 哪里 哪一年 一年 多少 多大 有多大 几 分别 是否 啥 呀 做 做了 怎么样 是不是 什么样 "
-    "what how why which does do did please explain".split()
+    "what how why which does do did please explain "
+    # English function words: they matched every English sentence of the notes
+    "a an the is are was were be been being am of in on at to for with by from as and or but if then so "
+    "it its this that these those there here their they them we you your i me my he she his her our us "
+    "can could should would will shall may might must not no yes about into than too very just also "
+    "who whom whose when where tell give show".split()
 )
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]", re.U)
 _init_lock = threading.Lock()

@@ -265,3 +265,13 @@ def test_thought_is_one_of_the_trained_phrasings_when_given(tok):
     assert walk(c, start + chosen) is None  # a trained phrasing is followed token by token
     assert c(0, start + chosen) == {tok.special_ids[ACTION]}  # and then the step must act
     assert c(0, start) == {enc(t)[0] for t in texts}  # nothing but the start of a trained phrasing
+
+
+def test_word_coverage_counts_content_words_once():
+    from tutor.agent.guard import MIN_WORD_COVERAGE, word_coverage
+
+    ev = [("[003_x.txt]", "然后后边这部分其实你可以直接把tangent这一层给它设置为这个。")]
+    assert word_coverage("一层楼有多高", ev) < MIN_WORD_COVERAGE  # 一层楼 is one word; 多, 高 are single characters
+    ev = [("[003_x.txt]", "RLAIF 就是把人类的反馈改成 AI 反馈的强化学习方案。")]
+    assert word_coverage("RLAIF 是什么？", ev) >= MIN_WORD_COVERAGE
+    assert word_coverage("", ev) == 0.0

@@ -99,3 +99,19 @@ def test_followup_without_a_topic_word_searches_the_conversation_topic(tutor):
     r = tutor.ask("它有什么特点？", session_id="c")
     search = [s for s in r.steps if s.tool == "search_notes"]
     assert search and "LoRA" in search[0].tool_input
+
+
+def test_ellipsis_followup_is_asked_as_the_question_it_stands_for(tutor):
+    tutor.ask("GPT-2 有多少参数？", session_id="e")
+    r = tutor.ask("那 GPT-3 呢？", session_id="e")
+    search = [s for s in r.steps if s.tool == "search_notes"]
+    assert search and search[0].tool_input.startswith("GPT-3") and "GPT-2" not in search[0].tool_input
+    assert "1750" in r.answer
+
+
+def test_question_without_course_term_is_refused_when_the_notes_do_not_cover_it(tutor):
+    # no course word, not a known off-topic pattern: the model may search, but lecture text that shares
+    # no word with the question is not an answer to it
+    for q in ("How do I cook fried rice?", "Who won the World Cup in 2022?", "帮我算一下房贷"):
+        r = tutor.ask(q)
+        assert r.kind == "refusal", (q, r.answer[:80])

@@ -18,7 +18,7 @@ from typing import Iterator
 
 from tutor.config import Settings, get_settings
 from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
-from tutor.intent import classify, resolve_followup, topic_of
+from tutor.intent import classify, resolve_followup, rewrite_ellipsis, topic_of
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
 
@@ -122,7 +122,9 @@ class Tutor:
         for piece in _pieces(result.answer):
             yield StreamEvent(type="token", data={"text": piece})
         if result.kind != "error" or not self._validate(question):
-            self.sessions.add_turn(session, Turn(question=question, answer=result.answer, topic=topic_of(question) or _last_topic(session)))
+            resolved = rewrite_ellipsis(question, _last_question(session), _last_topic(session)) or question
+            self.sessions.add_turn(session, Turn(question=question, answer=result.answer, resolved_question=resolved,
+                                                 topic=topic_of(resolved) or _last_topic(session)))
         yield StreamEvent(type="final", data=result.to_dict())
 
     def health(self) -> dict:
@@ -151,19 +153,23 @@ class Tutor:
 
         intent = classify(question)
         topic = _last_topic(session)
-        resolved = question if intent.definite else resolve_followup(question, topic)
+        resolved = question if intent.definite else resolve_followup(question, topic, _last_question(session))
         policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or resolved != question else None)
         history = [(t.question, t.answer) for t in session.history(1)]
         topics = [topic] if topic and resolved != question else []
+        asked = question
+        if resolved != question and rewrite_ellipsis(question, _last_question(session), topic):
+            asked, topics = resolved, []  # "那 GPT-3 呢？" is put to the model as the question it stands for
         run = None
-        for item in run_agent_streaming(self.agent, question, history, policy, topics):
+        for item in run_agent_streaming(self.agent, asked, history, policy, topics):
             if isinstance(item, StreamEvent) and item.type == "token":
                 continue  # the answer is released only after the grounding check below
             if isinstance(item, (Step, StreamEvent)):
                 yield item
             else:
                 run = item
-        verdict = check_agent_answer(run, intent)
+        # a follow-up ("它有什么缺点？") is judged as the question it resolves to
+        verdict = check_agent_answer(run, classify(resolved) if intent.kind == "offtopic" and resolved != question else intent, resolved)
         if verdict.ok:
             yield AskResult(answer=verdict.answer, sources=verdict.sources, kind=verdict.kind, model_driven=True)
             return
@@ -180,7 +186,7 @@ class Tutor:
         if intent.kind in ("attention", "ngram", "mask"):
             yield from self._demo(intent.kind, question, lang)
             return
-        resolved = question if intent.definite else resolve_followup(question, _last_topic(session))
+        resolved = question if intent.definite else resolve_followup(question, _last_topic(session), _last_question(session))
         if intent.kind == "offtopic" and resolved == question:
             yield AskResult(answer=REFUSAL_OFFTOPIC[lang], kind="refusal")
             return
@@ -210,6 +216,12 @@ def _step_event(step: Step) -> dict:
     if step.artifact is not None:
         data["artifact"] = step.artifact
     return data
+
+
+def _last_question(session) -> str:
+    """The previous question as it was understood (an ellipsis like '那 GPT-3 呢？' already rewritten)."""
+    turns = session.history(1)
+    return (turns[-1].resolved_question or turns[-1].question) if turns else ""
 
 
 def _last_topic(session) -> str:

@@ -32,7 +32,7 @@ ANSWER_TYPES = [
 CUE_BONUS = 1.5
 
 
-def _words(matched: set[str]) -> set[str]:
+def content_words(matched: set[str]) -> set[str]:
     """The matched question words, each counted once: the tokenizer also emits a word's sub-words
     ("统计语言模型" → 统计, 语言, 模型; "GPT-3" → gpt3, gpt, 3), which would otherwise let one long
     name in the question outweigh two different words."""
@@ -59,8 +59,8 @@ def best_sentences(question: str, results: list[SearchResult], max_sentences: in
             s = clean_sentence(sent)
             if len(s) < 6 or s.startswith("|"):
                 continue
-            overlap = len(_words(q & set(tokenize(s))))
-            bonus = 0.5 * len(_words(q & heading_toks)) if si < 2 else 0.0
+            overlap = len(content_words(q & set(tokenize(s))))
+            bonus = 0.5 * len(content_words(q & heading_toks)) if si < 2 else 0.0
             if len(s) < 12 or s.endswith(("？", "?")):  # headings and questions say little: rank them last
                 bonus -= 1.5
             bonus += CUE_BONUS * sum(1 for a in wanted if re.search(a, s, re.I))

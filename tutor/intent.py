@@ -16,10 +16,23 @@ COURSE_TERMS = [
     "llm", "参数", "softmax", "qkv", "query", "key", "value", "位置编码", "positional", "feed forward", "前馈",
     "马尔可夫", "markov", "困惑度", "perplexity", "平滑", "smoothing", "tokenizer", "分词", "向量", "相似度",
     "神经网络", "深度学习", "机器翻译", "seq2seq", "nsp", "mlm", "zero-shot", "few-shot", "零样本", "少样本",
-    "模型", "训练", "概率", "矩阵", "权重", "层", "梯度", "ai", "人工智能", "自然语言", "nlp", "token",
+    "模型", "训练", "概率", "矩阵", "权重", "层数", "隐藏层", "网络层", "梯度", "ai", "人工智能", "自然语言", "nlp", "token",
     "word2vec", "分布式表示", "distributed", "next sentence", "davinci", "instruction", "rnn", "seq", "序列",
     "语料", "数据集", "算力", "gpu", "openai", "涌现", "scaling", "参数量", "推理", "生成式", "自回归", "双向",
+    "rlaif", "ppo", "奖励", "reward", "bpe", "bleu", "elmo", "llama", "qlora", "tpu", "显存", "显卡", "量化", "蒸馏",
+    "dk", "d_k", "根号", "这门课", "本课程", "课程", "缩放", "残差", "归一化", "对齐", "alignment", "解码", "编码",
 ]
+# Latin terms match as words: "ai" must not fire inside "rain", "key" inside "keyboard", "gram" inside
+# "Instagram". A short term (4 letters or less) may take a plural "s" ("RNNs"); a longer one any suffix
+# ("transformers", "prompting").
+_LATIN_TERM = re.compile(r"[a-z0-9 _\-]+")
+_COURSE_RE = re.compile(
+    "|".join(
+        (rf"(?<![a-z0-9]){re.escape(t)}" + (r"s?(?![a-z0-9])" if len(t) <= 4 else ""))
+        if _LATIN_TERM.fullmatch(t) else re.escape(t)
+        for t in sorted(COURSE_TERMS, key=len, reverse=True)
+    )
+)
 TOPIC_TERMS = [
     "ChatGPT", "GPT-4", "GPT-3", "GPT-2", "GPT-1", "GPT", "BERT", "Transformer", "自注意力", "多头注意力",
     "注意力机制", "注意力", "self-attention", "attention", "LoRA", "PEFT", "LangChain", "RLHF", "SFT", "NNLM",
@@ -27,10 +40,13 @@ TOPIC_TERMS = [
     "预训练", "微调", "思维链", "上下文学习", "in-context learning", "统计语言模型", "语言模型", "编码器", "解码器",
 ]
 _INJECTION = re.compile(
-    r"忽略.{0,8}(指令|指示|提示|规则|设定|要求)|无视.{0,8}(指令|规则|设定)|(系统|system)\s*(提示词|提示|prompt)|"
-    r"你的(提示词|指令|设定|规则)|打印.{0,6}(提示词|指令)|开发者模式|越狱|"
+    r"忽略.{0,8}(指令|指示|提示|规则|设定|要求)|无视.{0,8}(指令|规则|设定)|(系统|system)\s*(提示词|提示|prompt|消息|指令|设定)|"
+    r"你的(提示词|指令|设定|规则|prompt)|(打印|输出|显示|告诉我|重复|翻译).{0,8}(提示词|指令|prompt|初始设定|系统消息|第一条消息)|"
+    r"(初始|原始|隐藏)的?(设定|指令|提示)|你(现在)?是\s*dan\b|不受任何限制|没有任何限制|开发者模式|越狱|"
     r"ignore\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)|disregard\s+(all\s+|the\s+)?(previous|prior|above)|"
-    r"reveal\s+(your|the)\s+(system|hidden)|jailbreak|developer\s+mode|you\s+are\s+now\s+",
+    r"reveal\s+(your|the)\s+(system|hidden|rules|instructions|prompt)|"
+    r"\b(print|show|repeat|output|tell me)\b.{0,20}\b(your|the)\s+(system\s+)?(prompt|instructions|rules)|"
+    r"told\s+before\s+this\s+conversation|pretend\s+(you\s+are|to\s+be)|jailbreak|developer\s+mode|you\s+are\s+now\s+|\bdan\b.{0,10}(mode|模式)",
     re.I,
 )
 _CREATIVE = re.compile(r"写(一|首|篇|个)?(首|篇)?(诗|歌|小说|故事|笑话|作文)|作诗|讲个笑话|write\s+(me\s+)?a\s+(poem|story|song|joke)", re.I)
@@ -53,8 +69,7 @@ def language_of(text: str) -> str:
 
 
 def is_course_related(text: str) -> bool:
-    t = text.lower()
-    return any(term in t for term in COURSE_TERMS)
+    return bool(_COURSE_RE.search(text.lower()))
 
 
 def classify(text: str) -> Intent:
@@ -99,9 +114,36 @@ def topic_of(text: str) -> str:
     return best
 
 
-def resolve_followup(question: str, previous_topic: str) -> str:
+# "那 GPT-3 呢？" / "换成 BERT 呢" / "what about GPT-3?": the previous question, asked of another topic.
+_ELLIPSIS_ZH = re.compile(r"^\s*(?:那么?|换成|如果是|那如果是)\s*(?P<x>[^，。,；;？?]{1,24}?)\s*(?:呢|又如何|又怎么样|怎么样)?\s*[？?]?\s*$"
+                          r"|^\s*(?P<y>[^，。,；;？?]{1,24}?)\s*呢\s*[？?]?\s*$")
+_ELLIPSIS_EN = re.compile(r"^\s*(?:and|what about|how about)\s+(?P<x>[^,.;?]{1,40}?)\s*\??\s*$", re.I)
+
+
+def rewrite_ellipsis(question: str, previous_question: str, previous_topic: str) -> str:
+    """'那 GPT-3 呢？' after 'GPT-2 有多少参数？' becomes 'GPT-3 有多少参数？': the previous question with its
+    topic replaced by the one just named. '' when the question is not such an ellipsis, names no course
+    topic, or the previous question does not name the previous topic."""
+    m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question)
+    if not m or not previous_topic:
+        return ""
+    new = (m.group("x") or m.group("y") or "").strip()
+    named = topic_of(new)
+    if not named or named.lower() == previous_topic.lower():
+        return ""
+    at = previous_question.lower().find(previous_topic.lower())
+    if at < 0:
+        return ""
+    return previous_question[:at] + new + previous_question[at + len(previous_topic) :]
+
+
+def resolve_followup(question: str, previous_topic: str, previous_question: str = "") -> str:
     """Make a follow-up self-contained: '它的预训练任务有哪些？' after a BERT question becomes
-    'BERT 它的预训练任务有哪些？'. Questions that name their own topic are returned unchanged."""
+    'BERT 它的预训练任务有哪些？', and '那 GPT-3 呢？' after 'GPT-2 有多少参数？' becomes 'GPT-3 有多少参数？'
+    (when the previous question is given). Questions that name their own topic are returned unchanged."""
+    rewritten = rewrite_ellipsis(question, previous_question, previous_topic)
+    if rewritten:
+        return rewritten
     if not previous_topic or previous_topic.lower() in question.lower():
         return question
     if _PRONOUN.search(question) or (len(question) <= 12 and not topic_of(question)):

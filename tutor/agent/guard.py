@@ -3,7 +3,10 @@
 `run_agent_streaming` runs one agent turn in a worker thread and yields its steps and answer tokens as
 they happen, then the `AgentRun`. `check_agent_answer` accepts the model's answer only when it is
 grounded: a concept answer must quote the retrieved notes and cite one of them, a demo answer must come
-from the demo tool the request needs, and off-topic / injection turns must get a fixed refusal.
+from the demo tool the request needs, and off-topic / injection turns must get a fixed refusal. A
+question the intent reading found no course term in may still be answered from the notes, but only
+when the notes found share a content word with it ("How do I cook fried rice?" retrieves lecture text
+about NNLMs: that is not an answer, it is an off-topic question).
 Anything else is rejected with a reason, and the tutor falls back to its deterministic path.
 """
 
@@ -17,6 +20,8 @@ from typing import Iterator
 
 from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
 from tutor.agent.search_tool import parse_evidence
+from kb.text import tokenize
+from tutor.extractive import content_words
 from tutor.schema import Source, Step, StreamEvent
 
 _CITATION = re.compile(r"\[([^\[\]\n›]+?\.(?:txt|md))(?: › ([^\[\]\n]+))?\]")
@@ -101,7 +106,24 @@ def tidy_quote(answer: str) -> str:
     return lead + "".join(kept)
 
 
-def check_agent_answer(run, intent) -> Verdict:
+# At least this share of the question's content words must occur in the notes found for a question
+# without a course term to be answered from them.
+MIN_WORD_COVERAGE = 0.5
+
+
+def word_coverage(question: str, evidence: list[tuple[str, str]]) -> float:
+    """The share of the question's content words that occur in the evidence blocks' headings or text."""
+    # each word once (not its sub-words), and no single Chinese characters or bare numbers (多, 高, 2022)
+    words = {w for w in content_words(set(tokenize(question))) if len(w) > 1 and not w.isdigit()}
+    if not words:
+        return 0.0
+    found: set[str] = set()
+    for cit, text in evidence:
+        found |= words & set(tokenize(f"{cit}\n{text}"))
+    return len(found) / len(words)
+
+
+def check_agent_answer(run, intent, question: str = "") -> Verdict:
     if run is None or not run.answer:
         return Verdict(False, f"no answer ({run.stopped if run else 'no run'})")
     answer = run.answer.strip()
@@ -144,6 +166,8 @@ def check_agent_answer(run, intent) -> Verdict:
     if "search_notes" not in tools:
         return Verdict(False, "a concept question needs search_notes")
     blocks = parse_evidence(observations)
+    if intent.kind == "offtopic" and question and word_coverage(question, blocks) < MIN_WORD_COVERAGE:
+        return Verdict(False, "no course term in the question and the notes found do not cover it")
     text = _CITATION.sub("", body)
     text = re.sub(r"\[\d\]", "", text)
     sentences = [s.strip() for s in re.split(r"(?<=[。！？!?\n])", text) if len(s.strip()) >= 4]
