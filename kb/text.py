@@ -74,6 +74,13 @@ TERM_PAIRS = {
     "tasks": "任务", "task": "任务", "classification": "分类", "prompt": "提示词", "instruction": "指令",
     "supervised": "监督", "generation": "生成", "generative": "生成", "bidirectional": "双向", "agent": "智能体",
     "agents": "智能体", "cost": "成本", "dataset": "数据集", "data": "数据",
+    "markov": "马尔可夫", "assumption": "假设", "stage": "阶段", "stages": "阶段", "reward": "奖励",
+    "limitation": "局限", "limitations": "局限", "drawback": "缺点", "drawbacks": "缺点", "disadvantages": "缺点",
+    "advantage": "优点", "advantages": "优点", "parallel": "并行", "parallelize": "并行", "parallelized": "并行",
+    "sequential": "串行", "dimension": "维度", "dimensions": "维度", "sparse": "稀疏", "semantic": "语义",
+    "semantics": "语义", "context": "上下文", "window": "窗口", "scaled": "缩放", "scale": "缩放",
+    "residual": "残差", "normalization": "归一化", "feedback": "反馈", "human": "人类", "labels": "标注",
+    "annotation": "标注", "ranking": "排序", "rank": "秩", "matrices": "矩阵", "principle": "原理",
 }
 # `\b` would not fire between a Chinese character and a Latin letter ("是one hot" has no \w boundary),
 # so glossary patterns use an ASCII-only word boundary instead.

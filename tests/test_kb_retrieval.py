@@ -97,3 +97,16 @@ def test_result_fields(retriever):
     d = r[0].to_dict()
     assert set(d) >= {"id", "source", "heading", "text", "score"}
     assert retriever.search("   ") == []
+
+
+def test_english_questions_meet_the_chinese_notes():
+    from kb.text import tokenize
+
+    toks = tokenize("What is the Markov assumption in n-gram language models?")
+    assert {"马尔可夫", "假设", "ngram"} <= set(toks)
+    assert not {"the", "is", "in", "what"} & set(toks)  # function words are not terms
+
+
+def test_english_markov_question_finds_the_markov_passage(retriever):
+    results = retriever.search("What is the Markov assumption in n-gram language models?", k=3)
+    assert any("马尔可夫" in r.text for r in results)
