@@ -50,3 +50,7 @@ def test_not_an_ellipsis_keeps_the_older_resolution():
     assert rewrite_ellipsis("那 GPT-3 呢？", "", "GPT-2") == ""                 # nothing to rewrite
     assert resolve_followup("它的预训练任务有哪些？", "BERT", "BERT 是什么？") == "BERT 它的预训练任务有哪些？"
     assert resolve_followup("那 GPT-3 呢？", "GPT-2") == "GPT-2 那 GPT-3 呢？"  # without the previous question
+
+
+def test_ellipsis_whose_new_topic_contains_the_old_one():
+    assert rewrite_ellipsis("那 GPT-3 呢？", "GPT 用的是 Transformer 的哪一半？", "GPT") == "GPT-3 用的是 Transformer 的哪一半？"

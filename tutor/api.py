@@ -153,13 +153,14 @@ class Tutor:
 
         intent = classify(question)
         topic = _last_topic(session)
-        resolved = question if intent.definite else resolve_followup(question, topic, _last_question(session))
+        # an ellipsis ("那 GPT-3 呢？") is put to the model as the question it stands for; other follow-ups
+        # are put as asked, with the conversation's topic the model may prefix its search with
+        ellipsis = "" if intent.definite else rewrite_ellipsis(question, _last_question(session), topic)
+        resolved = ellipsis or (question if intent.definite else resolve_followup(question, topic))
         policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or resolved != question else None)
         history = [(t.question, t.answer) for t in session.history(1)]
-        topics = [topic] if topic and resolved != question else []
-        asked = question
-        if resolved != question and rewrite_ellipsis(question, _last_question(session), topic):
-            asked, topics = resolved, []  # "那 GPT-3 呢？" is put to the model as the question it stands for
+        topics = [topic] if topic and resolved != question and not ellipsis else []
+        asked = ellipsis or question
         run = None
         for item in run_agent_streaming(self.agent, asked, history, policy, topics):
             if isinstance(item, StreamEvent) and item.type == "token":

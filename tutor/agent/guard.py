@@ -5,8 +5,8 @@ they happen, then the `AgentRun`. `check_agent_answer` accepts the model's answe
 grounded: a concept answer must quote the retrieved notes and cite one of them, a demo answer must come
 from the demo tool the request needs, and off-topic / injection turns must get a fixed refusal. A
 question the intent reading found no course term in may still be answered from the notes, but only
-when the notes found share a content word with it ("How do I cook fried rice?" retrieves lecture text
-about NNLMs: that is not an answer, it is an off-topic question).
+when the notes found hold at least half of its content words ("How do I cook fried rice?" retrieves
+lecture text about NNLMs: that is not an answer, it is an off-topic question).
 Anything else is rejected with a reason, and the tutor falls back to its deterministic path.
 """
 
