@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Iterator
 
 from tutor.config import Settings, get_settings
 from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
-from tutor.intent import classify, resolve_followup, rewrite_ellipsis, topic_of
+from tutor.intent import Intent, classify, resolve_followup, rewrite_ellipsis, topic_of
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
 
@@ -93,6 +94,7 @@ class Tutor:
         """Yield `step` events as the tutor works, `token` events for the answer, then `final`."""
         t0 = time.perf_counter()
         session = self.sessions.get(session_id)
+        reading = None
         try:
             problem = self._validate(question)
             if problem:
@@ -102,7 +104,8 @@ class Tutor:
                 question = question.strip()
                 steps = []
                 result = None
-                for item in self._answer(question, session):
+                reading = _read(question, session)
+                for item in self._answer(reading, session):
                     if isinstance(item, Step):
                         steps.append(item)
                         yield StreamEvent(type="step", data=_step_event(item))
@@ -122,7 +125,8 @@ class Tutor:
         for piece in _pieces(result.answer):
             yield StreamEvent(type="token", data={"text": piece})
         if result.kind != "error" or not self._validate(question):
-            resolved = rewrite_ellipsis(question, _last_question(session), _last_topic(session)) or question
+            # the previous question as understood: an ellipsis ("那 GPT-3 呢？") is stored rewritten
+            resolved = (reading.ellipsis if reading else "") or question
             self.sessions.add_turn(session, Turn(question=question, answer=result.answer, resolved_question=resolved,
                                                  topic=topic_of(resolved) or _last_topic(session)))
         yield StreamEvent(type="final", data=result.to_dict())
@@ -141,26 +145,24 @@ class Tutor:
             return f"问题太长了（{len(question)} 字），上限是 {MAX_QUESTION_CHARS} 字。/ The question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})."
         return None
 
-    def _answer(self, question: str, session) -> Iterator[Step | AskResult | StreamEvent]:
+    def _answer(self, reading: Reading, session) -> Iterator[Step | AskResult | StreamEvent]:
         if self.agent is not None:
-            yield from self._agent_answer(question, session)
+            yield from self._agent_answer(reading, session)
             return
-        yield from self._rule_answer(question, session)
+        yield from self._rule_answer(reading)
 
-    def _agent_answer(self, question: str, session) -> Iterator[Step | AskResult | StreamEvent]:
+    def _agent_answer(self, reading: Reading, session) -> Iterator[Step | AskResult | StreamEvent]:
         """The tutor GPT drives; its result is checked, and replaced by the rule path when it fails."""
         from tutor.agent.guard import check_agent_answer, run_agent_streaming
 
-        intent = classify(question)
-        topic = _last_topic(session)
+        question, intent, topic, resolved = reading.question, reading.intent, reading.topic, reading.resolved
+        followup = resolved != question
+        policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or followup else None)
+        history = [(t.question, t.answer) for t in session.history(1)]
         # an ellipsis ("那 GPT-3 呢？") is put to the model as the question it stands for; other follow-ups
         # are put as asked, with the conversation's topic the model may prefix its search with
-        ellipsis = "" if intent.definite else rewrite_ellipsis(question, _last_question(session), topic)
-        resolved = ellipsis or (question if intent.definite else resolve_followup(question, topic))
-        policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or resolved != question else None)
-        history = [(t.question, t.answer) for t in session.history(1)]
-        topics = [topic] if topic and resolved != question and not ellipsis else []
-        asked = ellipsis or question
+        topics = [topic] if topic and followup and not reading.ellipsis else []
+        asked = reading.ellipsis or question
         run = None
         for item in run_agent_streaming(self.agent, asked, history, policy, topics):
             if isinstance(item, StreamEvent) and item.type == "token":
@@ -170,16 +172,16 @@ class Tutor:
             else:
                 run = item
         # a follow-up ("它有什么缺点？") is judged as the question it resolves to
-        verdict = check_agent_answer(run, classify(resolved) if intent.kind == "offtopic" and resolved != question else intent, resolved)
+        verdict = check_agent_answer(run, classify(resolved) if intent.kind == "offtopic" and followup else intent, resolved)
         if verdict.ok:
             yield AskResult(answer=verdict.answer, sources=verdict.sources, kind=verdict.kind, model_driven=True)
             return
         log.info("agent answer rejected (%s); using the rule path", verdict.reason)
         yield StreamEvent(type="step", data=Step(thought=f"模型的回答未通过检查（{verdict.reason}），改用检索摘录。/ The model's answer failed a check ({verdict.reason}); falling back.").model_dump(mode="json"))
-        yield from self._rule_answer(question, session)
+        yield from self._rule_answer(reading)
 
-    def _rule_answer(self, question: str, session) -> Iterator[Step | AskResult]:
-        intent = classify(question)
+    def _rule_answer(self, reading: Reading) -> Iterator[Step | AskResult]:
+        question, intent, resolved = reading.question, reading.intent, reading.resolved
         lang = intent.language
         if intent.kind == "injection":
             yield AskResult(answer=REFUSAL_INJECTION[lang], kind="refusal")
@@ -187,7 +189,6 @@ class Tutor:
         if intent.kind in ("attention", "ngram", "mask"):
             yield from self._demo(intent.kind, question, lang)
             return
-        resolved = question if intent.definite else resolve_followup(question, _last_topic(session), _last_question(session))
         if intent.kind == "offtopic" and resolved == question:
             yield AskResult(answer=REFUSAL_OFFTOPIC[lang], kind="refusal")
             return
@@ -217,6 +218,27 @@ def _step_event(step: Step) -> dict:
     if step.artifact is not None:
         data["artifact"] = step.artifact
     return data
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one turn's question is understood, worked out once: its intent, the conversation's topic,
+    the ellipsis rewrite ("那 GPT-3 呢？" → "GPT-3 有多少参数？", '' when it is none) and the resolved,
+    self-contained question."""
+
+    question: str
+    intent: Intent
+    topic: str
+    ellipsis: str
+    resolved: str
+
+
+def _read(question: str, session) -> Reading:
+    intent = classify(question)
+    topic = _last_topic(session)
+    ellipsis = "" if intent.definite else rewrite_ellipsis(question, _last_question(session), topic)
+    resolved = ellipsis or (question if intent.definite else resolve_followup(question, topic))
+    return Reading(question, intent, topic, ellipsis, resolved)
 
 
 def _last_question(session) -> str:
