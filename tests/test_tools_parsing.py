@@ -149,6 +149,12 @@ def test_malformed_json_query():
             "按字的三元模型，拉普拉斯平滑，“注意力”，训练文本：“注意力很重要。注意力机制”",
             {"corpus_text": "注意力很重要。注意力机制", "n": 3, "smoothing": "laplace", "tokenization": "char", "sentence": "注意力"},
         ),
+        # "语料是：" (two separators) and "不做平滑" read as the student meant them
+        (
+            "用 bigram（不做平滑）算 “狗 吃 鱼” 的概率和困惑度，语料是：“猫 吃 鱼。狗 吃 肉。”",
+            {"corpus_text": "猫 吃 鱼。狗 吃 肉。", "n": 2, "smoothing": "mle", "sentence": "狗 吃 鱼"},
+        ),
+        ('score "a b" with a bigram, corpus is "a b. b a."', {"corpus_text": "a b. b a.", "n": 2, "sentence": "a b"}),
     ],
 )
 def test_parse_ngram_query(query, expected):

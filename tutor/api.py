@@ -19,7 +19,7 @@ from typing import Iterator
 
 from tutor.config import Settings, get_settings
 from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
-from tutor.intent import Intent, classify, resolve_followup, rewrite_ellipsis, topic_of
+from tutor.intent import Intent, classify, resolve_followup, rewrite_ellipsis, subject_of, topic_of
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
 
@@ -222,7 +222,8 @@ def _step_event(step: Step) -> dict:
 
 @dataclass(frozen=True)
 class Reading:
-    """How one turn's question is understood, worked out once: its intent, the conversation's topic,
+    """How one turn's question is understood, worked out once: its intent, the conversation's topic (every
+    course term of the previous question, e.g. 'GPT-3 in-context learning'),
     the ellipsis rewrite ("那 GPT-3 呢？" → "GPT-3 有多少参数？", '' when it is none) and the resolved,
     self-contained question."""
 
@@ -236,9 +237,12 @@ class Reading:
 def _read(question: str, session) -> Reading:
     intent = classify(question)
     topic = _last_topic(session)
-    ellipsis = "" if intent.definite else rewrite_ellipsis(question, _last_question(session), topic)
-    resolved = ellipsis or (question if intent.definite else resolve_followup(question, topic))
-    return Reading(question, intent, topic, ellipsis, resolved)
+    last = _last_question(session)
+    ellipsis = "" if intent.definite else rewrite_ellipsis(question, last, topic)
+    # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")
+    subject = (subject_of(last) if topic and topic.lower() in last.lower() else "") or topic
+    resolved = ellipsis or (question if intent.definite else resolve_followup(question, subject))
+    return Reading(question, intent, subject, ellipsis, resolved)
 
 
 def _last_question(session) -> str:

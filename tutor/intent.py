@@ -46,6 +46,10 @@ _INJECTION = re.compile(
     r"ignore\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)|disregard\s+(all\s+|the\s+)?(previous|prior|above)|"
     r"reveal\s+(your|the)\s+(system|hidden|rules|instructions|prompt)|"
     r"\b(print|show|repeat|output|tell me)\b.{0,20}\b(your|the)\s+(system\s+)?(prompt|instructions|rules)|"
+    r"\b(print|show|reveal|dump|list|give\s+me|tell\s+me|output|leak)\b.{0,40}\b(api[\s_-]?keys?|environment\s+variables?|env\s+vars?|"
+    r"secrets?|passwords?|credentials?|(hidden|internal|secret)\s+(config(uration)?|settings))|"
+    r"(打印|输出|显示|告诉我|给我|列出|泄露|透露).{0,20}(环境变量|密钥|api\s*key|密码|隐藏配置|内部配置|配置信息)|"
+    r"你的(环境变量|密钥|api\s*key|密码|隐藏配置|内部配置|配置信息)|"
     r"told\s+before\s+this\s+conversation|pretend\s+(you\s+are|to\s+be)|jailbreak|developer\s+mode|you\s+are\s+now\s+|\bdan\b.{0,10}(mode|模式)",
     re.I,
 )
@@ -72,11 +76,25 @@ def is_course_related(text: str) -> bool:
     return bool(_COURSE_RE.search(text.lower()))
 
 
+_QUOTED = re.compile(r"“[^”]*”|「[^」]*」|『[^』]*』|\"[^\"]*\"")
+
+
 def classify(text: str) -> Intent:
     lang = language_of(text)
-    t = text.lower()
     if _INJECTION.search(text):
-        return Intent("injection", lang)
+        # Quoted text in a demo request is the demo's data (a sentence to score, a corpus to train on):
+        # an order inside it is not obeyed, and the demo still runs. Outside quotes it is an attempt.
+        bare = _QUOTED.sub(" ", text)
+        if _INJECTION.search(bare) or _classify(text, lang).kind not in DEMO_KINDS:
+            return Intent("injection", lang)
+    return _classify(text, lang)
+
+
+DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
+
+
+def _classify(text: str, lang: str) -> Intent:
+    t = text.lower()
     has_matrix = bool(_MATRIX.search(text)) or bool(re.search(r"\b[qkv]\s*[=＝:：]", t))
     if re.search(r"(你|tutor|助教|自己).{0,10}(注意力|attention).{0,6}(图|map|热力|权重)|own attention", t):
         return Intent("gpt_attention", lang)
@@ -114,6 +132,17 @@ def topic_of(text: str) -> str:
     return best
 
 
+def subject_of(text: str, most: int = 2) -> str:
+    """The course terms a question is about, in the order named, a term inside a longer one dropped:
+    'GPT-3 提出的 in-context learning 是什么意思？' → 'GPT-3 in-context learning'. A follow-up such as
+    '这个方法对模型大小有要求吗？' may mean either, so it is resolved against both ('' when none)."""
+    low = text.lower()
+    found = [(low.find(t.lower()), t) for t in TOPIC_TERMS if t.lower() in low]
+    terms = [t for _, t in sorted(found)]
+    terms = [t for t in terms if not any(t != u and t.lower() in u.lower() for u in terms)]
+    return " ".join(dict.fromkeys(terms[:most]))
+
+
 # "那 GPT-3 呢？" / "换成 BERT 呢" / "what about GPT-3?": the previous question, asked of another topic.
 _ELLIPSIS_ZH = re.compile(r"^\s*(?:那么?|换成|如果是|那如果是)\s*(?P<x>[^，。,；;？?]{1,24}?)\s*(?:呢|又如何|又怎么样|怎么样)?\s*[？?]?\s*$"
                           r"|^\s*(?P<y>[^，。,；;？?]{1,24}?)\s*呢\s*[？?]?\s*$")
@@ -144,7 +173,8 @@ def resolve_followup(question: str, previous_topic: str, previous_question: str 
     rewritten = rewrite_ellipsis(question, previous_question, previous_topic)
     if rewritten:
         return rewritten
-    if not previous_topic or previous_topic.lower() in question.lower():
+    named = topic_of(question).lower()
+    if not previous_topic or previous_topic.lower() in question.lower() or (named and named in previous_topic.lower().split(" ")):
         return question
     if _PRONOUN.search(question) or (len(question) <= 12 and not topic_of(question)):
         return f"{previous_topic} {question}"

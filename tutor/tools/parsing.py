@@ -519,7 +519,7 @@ _SMOOTHING_WORDS = [
     (("kneser", "kneser-ney", "kn", "克奈瑟", "kn平滑"), "kn"),
     (("laplace", "拉普拉斯", "加一", "add-one", "add one", "add1", "+1平滑"), "laplace"),
     (("add-k", "addk", "add k", "加k", "lidstone"), "addk"),
-    (("mle", "最大似然", "极大似然", "不平滑", "无平滑", "no smoothing", "maximum likelihood"), "mle"),
+    (("mle", "最大似然", "极大似然", "不平滑", "无平滑", "不做平滑", "不加平滑", "不用平滑", "没有平滑", "no smoothing", "without smoothing", "maximum likelihood", "unsmoothed"), "mle"),
 ]
 
 
@@ -572,7 +572,10 @@ def parse_ngram_query(query: str) -> dict[str, Any]:
     s = normalize_text(query)
     # training text given inline: text="..." / 语料：“...” -- take it out before looking for sentences
     rest = query
-    m = re.search(r"(?:corpus_text|corpus|训练文本|语料|训练语料)\s*(?:=|:|：|是|为)\s*(“[^”]*”|\"[^\"]*\"|「[^」]*」)", query, re.IGNORECASE)
+    m = re.search(
+        r"(?:corpus_text|corpus|训练文本|训练语料|语料库|语料)\s*(?:是|为|如下|is)?\s*(?:=|:|：)?\s*(“[^”]*”|\"[^\"]*\"|「[^」]*」)",
+        query, re.IGNORECASE,
+    )
     if m:
         out["corpus_text"] = m.group(1)[1:-1]
         rest = query[: m.start()] + query[m.end() :]
