@@ -11,8 +11,8 @@ from kb.chunking import split_sentences
 from kb.retriever import SearchResult
 from kb.text import tokenize
 
-MAX_SENTENCES = 3
-MAX_CHARS = 320
+MAX_SENTENCES = 4
+MAX_CHARS = 420
 _FENCE_LINE = re.compile(r"^\s*(```|~~~).*$", re.M)
 # What kind of answer a question asks for, and what a sentence giving that kind of answer contains:
 # "多少 / how many" wants a number, "为什么" a reason, "局限 / 缺点" a limitation… A sentence that

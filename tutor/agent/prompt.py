@@ -77,7 +77,7 @@ def thought_texts(topics: list[str], language: str, first_step: bool, policy: st
 
 # How much evidence an observation carries: the model's context window is small (1,024 tokens).
 EVIDENCE_RESULTS = 3
-EVIDENCE_CHARS = 240
+EVIDENCE_CHARS = 312
 
 
 def action_step(thought: str, tool: str, tool_input: str) -> str:
