@@ -275,3 +275,16 @@ def test_word_coverage_counts_content_words_once():
     ev = [("[003_x.txt]", "RLAIF 就是把人类的反馈改成 AI 反馈的强化学习方案。")]
     assert word_coverage("RLAIF 是什么？", ev) >= MIN_WORD_COVERAGE
     assert word_coverage("", ev) == 0.0
+
+
+def test_demo_answer_quotes_consecutive_result_lines_to_the_end(tok):
+    """A demo answer copies whole lines of the tool's result, in order, from where the model starts to the
+    last line: a padding-mask table is never cut after two rows, and "[MASK]" in one line cannot lead
+    into the middle of another."""
+    enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+    lead, head, r0, r1, r2 = map(enc, ["掩码结果：\n", "       0  1  2\n", "seq0   1  1  1\n", "seq1   1  1  0\n", "seq2   1  0  0\n"])
+    c = WholeCopyConstraint([lead, head, r0, r1, r2], tok.eos_id, n_leading=1, ordered=True)
+    assert c.allowed(lead) == {head[0], r0[0], r1[0], r2[0]}  # the model picks the first line
+    assert c.allowed(lead + head + r0) == {r1[0]}  # then the next one, no skipping, no stopping
+    assert c.allowed(lead + r1) == {r2[0]}
+    assert c.allowed(lead + r1 + r2) == {tok.eos_id}  # the last line ends it

@@ -115,3 +115,19 @@ def test_question_without_course_term_is_refused_when_the_notes_do_not_cover_it(
     for q in ("How do I cook fried rice?", "Who won the World Cup in 2022?", "帮我算一下房贷"):
         r = tutor.ask(q)
         assert r.kind == "refusal", (q, r.answer[:80])
+
+
+def test_demo_answers_state_the_whole_result(tutor):
+    """The model quotes the tool's result table whole: all three rows of a padding mask, both sentences
+    of an n-gram comparison and the comparison itself."""
+    r = tutor.ask("padding mask，三个句子长度分别是 lengths=[3,5,2]")
+    assert r.model_driven and [s.tool for s in r.steps if s.tool] == ["mask"]
+    assert all(row in r.answer for row in ("seq0   1  1  1  0  0", "seq1   1  1  1  1  1", "seq2   1  1  0  0  0"))
+    r = tutor.ask("用二元模型比较 “注意力机制” 和 “机制注意力” 哪个更可能")
+    assert r.model_driven and "“机制注意力” →" in r.answer and "更可能" in r.answer
+
+
+def test_ngram_demo_trains_on_the_students_corpus(tutor):
+    r = tutor.ask("用 bigram（不做平滑）算 “狗 吃 鱼” 的概率和困惑度，语料是：“猫 吃 鱼。狗 吃 肉。猫 吃 肉。”")
+    assert [s.tool for s in r.steps if s.tool] == ["ngram"]
+    assert "ln P = -2.197" in r.answer and "1.73" in r.answer  # P = 1/3 · 1 · 1/3 · 1 = 1/9 over 4 tokens

@@ -164,9 +164,27 @@ def test_statistics_on_the_course_notes_and_table():
         (lambda: mlm_corrupt(" ".join(["w"] * (MAX_MLM_TOKENS + 1))), "statistics mode"),
         (lambda: mlm_corrupt(SENT, tokenization="bpe"), "unknown tokenization"),
         (lambda: mlm_statistics("   "), "needs some text"),
+        (lambda: mlm_corrupt("今天 天气 很 好", positions=[8]), "there is no token number 9"),
+        (lambda: mlm_corrupt("今天 天气 很 好", words=["下雨"]), "is not a token of the sentence"),
+        (lambda: causal_mask(text="  "), "the sentence is empty"),
     ],
 )
 def test_bad_input(call, needle):
     with pytest.raises(DemoInputError) as ei:
         call()
     assert needle in str(ei.value) and " / " in str(ei.value)
+
+
+def test_mlm_hides_the_tokens_the_student_names():
+    r = mlm_corrupt("今天 天气 很 好", positions=[1, 3])
+    assert r.output_tokens == ["今天", MASK_TOKEN, "很", MASK_TOKEN]
+    assert r.labels == [None, "天气", None, "好"] and r.selection == "chosen"
+    assert mlm_corrupt("the cat sat on the mat", words=["the"]).selected == [0, 4]  # every occurrence
+
+
+def test_causal_mask_over_a_sentence_is_labelled_with_its_tokens():
+    r = causal_mask(text="注意力 就是 你 需要 的")
+    assert r.size == 5 and r.tokens == ["注意力", "就是", "你", "需要", "的"]
+    assert (r.matrix == np.tril(np.ones((5, 5), dtype=int))).all()
+    rows = r.summary().splitlines()
+    assert rows[2].split() == ["注意力", "1", "0", "0", "0", "0"] and rows[6].split() == ["的", "1", "1", "1", "1", "1"]

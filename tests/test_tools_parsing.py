@@ -180,6 +180,15 @@ def test_normalize_smoothing():
         ("BERT 掩码 “注意力机制是核心” seed=3 比例20%", {"kind": "mlm", "seed": 3, "rate": 0.2, "text": "注意力机制是核心"}),
         ("MLM 统计", {"kind": "mlm", "stats": True}),
         ('{"kind":"mlm","text":"hello world","seed":2}', {"kind": "mlm", "text": "hello world", "seed": 2}),
+        # lengths and sizes as students write them
+        ("长度分别是 3 和 5 的两个句子，padding mask 长什么样？", {"kind": "padding", "lengths": "3,5"}),
+        ("padding mask for lengths 3, 5 and 2", {"kind": "padding", "lengths": "3,5,2"}),
+        ("Show me a look-ahead mask for a 5-token sequence", {"kind": "causal", "size": 5}),
+        ("给我看一个 4×4 的因果掩码矩阵", {"kind": "causal", "size": 4}),
+        # a causal mask over a sentence; the tokens a student asks to hide
+        ("演示 causal mask，句子：“注意力 就是 你 需要 的”", {"kind": "causal", "text": "注意力 就是 你 需要 的"}),
+        ("把“今天 天气 很 好”中的第 2 个词和第 4 个词遮住", {"size": 2, "text": "今天 天气 很 好", "positions": [1, 3]}),
+        ("用 BERT 的方式把“the cat sat on the mat”中的 cat 遮住", {"kind": "mlm", "text": "the cat sat on the mat", "words": ["cat"]}),
     ],
 )
 def test_parse_mask_query(query, expected):

@@ -113,12 +113,15 @@ class WholeCopyConstraint:
     (sources used, source being copied, offset)), advanced one token per call."""
 
     def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, n_leading: int = 0,
-                 single: bool = False, min_sources: int = 0):
+                 single: bool = False, min_sources: int = 0, ordered: bool = False):
         """The first `n_leading` sources (lead phrases) may only open the copy, never follow another source;
         `single`: the copy is exactly one source; `min_sources`: <|eos|> only once at least this many of
-        the other sources (all of them when there are fewer) have been copied."""
+        the other sources (all of them when there are fewer) have been copied; `ordered`: after the lead,
+        consecutive sources in their given order through the last one (the model picks where to start),
+        as the lines of a result table must be quoted."""
         self.leading = set(range(n_leading))
         self.single = single
+        self.ordered = ordered
         self.min_sources = min(min_sources, len(sources) - n_leading)
         self.sources = [list(s) for s in sources]
         self.eos = eos
@@ -138,7 +141,9 @@ class WholeCopyConstraint:
     def _startable(self, used: frozenset) -> list[int]:
         if self.single and used:
             return []
-        return [j for j, s in enumerate(self.sources) if s and j not in used and (not used or j not in self.leading)]
+        last = max((j for j in used if j not in self.leading), default=None) if self.ordered else None
+        return [j for j, s in enumerate(self.sources)
+                if s and j not in used and (not used or j not in self.leading) and (last is None or j == last + 1)]
 
     def allowed(self, typed: list[int]) -> set[int]:
         if len(typed) >= self.max_tokens:
@@ -154,7 +159,7 @@ class WholeCopyConstraint:
                 out.add(self.sources[cur][k])
             else:
                 out.update(self.sources[j][0] for j in self._startable(used))
-                if used and len(used - self.leading) >= self.min_sources:
+                if used and len(used - self.leading) >= self.min_sources and (not self.ordered or len(self.sources) - 1 in used):
                     out.add(self.eos)
         return out or {self.eos}
 
@@ -177,7 +182,8 @@ class ToolNameConstraint:
     """
 
     def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None,
-                 whole_answers: bool = False, n_leading: int = 0, thought_sources=(), min_answer_blocks: int = 0):
+                 whole_answers: bool = False, n_leading: int = 0, thought_sources=(), min_answer_blocks: int = 0,
+                 ordered_answer: bool = False):
         self.thought = tok.special_ids[THOUGHT]
         self.action = tok.special_ids[ACTION]
         self.action_input = tok.special_ids[ACTION_INPUT]
@@ -187,7 +193,8 @@ class ToolNameConstraint:
         self.text_tokens = set(range(self.vocab)) - set(tok.special_ids.values())
         self.names = [tok.encode(n, allow_special=False) for n in tool_names]
         self.input_copy = WholeCopyConstraint(input_sources, self.eos) if input_sources else None
-        self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks)
+        self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks,
+                                                ordered=ordered_answer)
                             if whole_answers else
                             CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
         self.policy = policy
@@ -274,13 +281,24 @@ class TutorGPTChat(BaseChatModel):
         # After note searches the answer quotes whole evidence blocks — the concept lead first, then the
         # blocks the model picks, in its order (the shape of the fine-tuning answers); demo answers quote lines.
         leads = [t for t in ctx.get("concept_leads", []) if t in extra] if whole else []
-        answer_sources = [enc(t) for t in ([*leads, *blocks] if whole else [*observations, *extra])]
+        # a demo answer (the shape of the fine-tuning answers: a lead, then lines of the tool's result)
+        # copies whole, consecutive result lines from the one the model starts with to the end: a line
+        # that shares a token with another ("[MASK]") cannot jump into the middle of it, and a table or
+        # a comparison is never cut short
+        lines = [ln + "\n" for o in observations for ln in o.splitlines() if ln.strip()] if observations and not any(parsed) else []
+        demo_leads = [t for t in extra if t.endswith("\n")] if lines else []
+        if whole:
+            answer_sources = [enc(t) for t in [*leads, *blocks]]
+        elif lines:
+            answer_sources = [enc(t) for t in [*demo_leads, *lines]]
+        else:
+            answer_sources = [enc(t) for t in [*observations, *extra]]
         first_step = not observations
         policy = turn_policy.get() if first_step else None
         thoughts = thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy) if "language" in ctx else []
         constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, policy,
-                                        whole_answers=whole, n_leading=len(leads), thought_sources=[enc(t) for t in thoughts],
-                                        min_answer_blocks=self.min_answer_blocks)
+                                        whole_answers=whole or bool(lines), n_leading=len(leads) if whole else len(demo_leads), thought_sources=[enc(t) for t in thoughts],
+                                        min_answer_blocks=self.min_answer_blocks if whole else 0, ordered_answer=bool(lines))
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
                 ids,

@@ -255,9 +255,10 @@ def run_mask(
         args = _merge(parse_mask_query(query or ""), kind=kind, size=size, lengths=lengths, text=text, seed=seed, rate=rate, stats=stats)
         kd = str(args.get("kind") or ("mlm" if args.get("text") or args.get("stats") else ("padding" if args.get("lengths") else "causal"))).lower()
         if kd in ("causal", "因果"):
-            if args.get("size") is None:
-                raise DemoInputError("因果掩码需要长度，例如 “长度为 5 的因果掩码”", "a causal mask needs a size, e.g. 'causal mask of size 5'")
-            result: Any = mk.causal_mask(args["size"])
+            if args.get("size") is None and not args.get("text"):
+                raise DemoInputError("因果掩码需要长度或一个句子，例如 “长度为 5 的因果掩码”", "a causal mask needs a size or a sentence, e.g. 'causal mask of size 5'")
+            result: Any = (mk.causal_mask(args["size"]) if args.get("size") is not None else
+                           mk.causal_mask(text=args["text"], tokenization=args.get("tokenization", "auto")))
         elif kd in ("padding", "填充"):
             result = mk.padding_mask(args.get("lengths"), args.get("size"))
         elif kd in ("combined", "组合"):
@@ -269,7 +270,7 @@ def run_mask(
             else:
                 if not args.get("text"):
                     raise DemoInputError("BERT 掩码演示需要一个句子（请用引号括起来）", "the BERT masking demo needs a sentence (in quotes)")
-                result = mk.mlm_corrupt(args["text"], **common)
+                result = mk.mlm_corrupt(args["text"], positions=args.get("positions"), words=args.get("words"), **common)
         else:
             raise DemoInputError(f"未知的掩码类型 “{kd}”；可选 causal、padding、combined、mlm", f"unknown mask kind {kd!r}; expected causal, padding, combined or mlm")
         full = result.to_dict()

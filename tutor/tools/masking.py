@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tutor.tools.errors import DemoInputError
-from tutor.tools.parsing import as_int_list, pad_display, to_jsonable
+from tutor.tools.parsing import as_int_list, display_width, pad_display, to_jsonable
 
 MASK_TOKEN = "[MASK]"
 MAX_MASK_SIZE = 64  # causal / padding matrices
@@ -47,8 +47,8 @@ def _grid(m: np.ndarray, row_labels: Sequence[str] | None = None, col_labels: Se
     m = np.atleast_2d(m)
     rl = list(row_labels) if row_labels is not None else [str(i) for i in range(m.shape[0])]
     cl = list(col_labels) if col_labels is not None else [str(j) for j in range(m.shape[1])]
-    w = 5 if inf else 3
-    lw = max(len(r) for r in rl)
+    w = max(5 if inf else 3, *(display_width(c) + 1 for c in cl))
+    lw = max(display_width(r) for r in rl)
     lines = [" " * lw + " " + "".join(pad_display(c, w) for c in cl)]
     for label, row in zip(rl, m):
         cells = ["-inf" if (inf and math.isinf(x)) else (f"{x:g}" if inf else str(int(x))) for x in row]
@@ -68,6 +68,7 @@ class MaskResult:
     attention: np.ndarray  # the mask as used inside attention: n×n or batch×L×L
     size: int | None = None
     lengths: list[int] | None = None
+    tokens: list[str] | None = None  # a causal mask over a sentence: its tokens label rows and columns
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(
@@ -75,6 +76,7 @@ class MaskResult:
                 "kind": self.kind,
                 "size": self.size,
                 "lengths": self.lengths,
+                "tokens": self.tokens,
                 "matrix": self.matrix.astype(int),
                 "attention_mask": self.attention.astype(int),
                 "additive": self.additive,
@@ -83,6 +85,9 @@ class MaskResult:
         )
 
     def _title(self) -> str:
+        if self.kind == "causal" and self.tokens:
+            return (f"因果（前瞻）掩码 / causal (look-ahead) mask, n={self.size}（“{' '.join(self.tokens)}”）: "
+                    "每个词只能看到它自己和前面的词 / each token sees itself and the tokens before it")
         if self.kind == "causal":
             return f"因果（前瞻）掩码 / causal (look-ahead) mask, n={self.size}: 第 i 个位置只能看到 0…i / position i sees 0…i"
         if self.kind == "padding":
@@ -92,7 +97,8 @@ class MaskResult:
     def to_table(self) -> str:
         out = [self._title(), ""]
         if self.kind == "causal":
-            out += ["0/1 矩阵 / 0/1 matrix (行 query, 列 key):", _grid(self.matrix), "", "加性掩码 / additive mask (加到分数上 added to scores):", _grid(self.additive, inf=True)]
+            out += ["0/1 矩阵 / 0/1 matrix (行 query, 列 key):", _grid(self.matrix, self.tokens, self.tokens), "",
+                    "加性掩码 / additive mask (加到分数上 added to scores):", _grid(self.additive, self.tokens, self.tokens, inf=True)]
         elif self.kind == "padding":
             out += ["0/1 填充掩码 / padding mask (行 = 序列 sequence):", _grid(self.matrix, [f"seq{b}" for b in range(self.matrix.shape[0])])]
             for b in range(self.attention.shape[0]):
@@ -105,7 +111,7 @@ class MaskResult:
 
     def summary(self) -> str:
         if self.kind == "causal" and self.size is not None and self.size <= 10:
-            return self._title() + "\n" + _grid(self.matrix) + "\n加性形式 additive: 1→0, 0→-inf"
+            return self._title() + "\n" + _grid(self.matrix, self.tokens, self.tokens) + "\n加性形式 additive: 1→0, 0→-inf"
         if self.kind == "padding":
             return self._title() + "\n" + _grid(self.matrix, [f"seq{b}" for b in range(self.matrix.shape[0])])
         if self.kind == "combined" and self.matrix.shape[-1] <= 8:
@@ -125,11 +131,18 @@ def _validate_size(n: Any) -> int:
     return v
 
 
-def causal_mask(n: Any) -> MaskResult:
-    """Lower-triangular n×n: query i may look at keys j ≤ i, never at the future."""
+def causal_mask(n: Any = None, *, text: str | None = None, tokenization: str = "auto") -> MaskResult:
+    """Lower-triangular n×n: query i may look at keys j ≤ i, never at the future. Given `text` instead of
+    n, the mask is over the sentence's tokens (n = their number), which label its rows and columns."""
+    tokens = None
+    if n is None and text is not None:
+        if not isinstance(text, str) or not text.strip():
+            raise DemoInputError("句子是空的；请给出一个句子或长度", "the sentence is empty; give a sentence or a size")
+        tokens, _ = mlm_tokens(text.strip(), tokenization)
+        n = len(tokens)
     n = _validate_size(n)
     m = np.tril(np.ones((n, n), dtype=int))
-    return MaskResult(kind="causal", matrix=m, additive=additive(m), attention=m, size=n)
+    return MaskResult(kind="causal", matrix=m, additive=additive(m), attention=m, size=n, tokens=tokens)
 
 
 def _validate_lengths(lengths: Any, max_len: Any = None) -> tuple[list[int], int]:
@@ -290,7 +303,8 @@ class MlmResult:
         )
 
     def _rows(self) -> list[str]:
-        names = {"mask": "→[MASK] 80%", "random": "→随机词 random 10%", "keep": "不变 unchanged 10%"}
+        names = ({"mask": "→[MASK] 指定遮住 chosen"} if self.selection == "chosen" else
+                 {"mask": "→[MASK] 80%", "random": "→随机词 random 10%", "keep": "不变 unchanged 10%"})
         rows = []
         for p, a in zip(self.selected, self.actions):
             rows.append(f"  位置 pos {p:>3}: {self.tokens[p]} → {self.output_tokens[p]}   ({names[a]}; 标签 label = {self.tokens[p]})")
@@ -299,7 +313,8 @@ class MlmResult:
     def summary(self) -> str:
         head = (
             f"BERT 掩码语言模型 / masked LM: {len(self.tokens)} 个 token（{self.tokenization}），"
-            f"选中 selected {len(self.selected)} 个 (rate={self.rate:g}, seed={self.seed}, {self.selection})"
+            + (f"遮住指定的 {len(self.selected)} 个 / masking the {len(self.selected)} chosen" if self.selection == "chosen" else
+               f"选中 selected {len(self.selected)} 个 (rate={self.rate:g}, seed={self.seed}, {self.selection})")
         )
         return "\n".join([head, "原句 input:  " + " ".join(self.tokens), "输入 output: " + " ".join(self.output_tokens), *self._rows()])
 
@@ -322,8 +337,13 @@ def mlm_corrupt(
     tokenization: str = "auto",
     vocab: Sequence[str] | None = None,
     mask_token: str = MASK_TOKEN,
+    positions: Sequence[int] | None = None,
+    words: Sequence[str] | None = None,
 ) -> MlmResult:
-    """Corrupt one sentence the BERT way; report positions, what each became and the labels."""
+    """Corrupt one sentence the BERT way; report positions, what each became and the labels.
+
+    `positions` (0-based) or `words` name the tokens to hide instead of the random 15 % choice: each
+    becomes [MASK] and is a label, as in a fill-in-the-blank ("把第 3 个词遮住")."""
     rate = _validate_rate(rate)
     p = _validate_probs(probs)
     selection = _validate_selection(selection)
@@ -344,8 +364,13 @@ def mlm_corrupt(
         )
     pool, pool_source = _vocab_for(toks, mode, vocab)
     rng = np.random.default_rng(seed)
-    positions = _select(len(toks), rate, selection, rng)
-    action, rand_ids = _actions(len(positions), p, len(pool), rng)
+    chosen = _chosen_positions(toks, positions, words)
+    if chosen is None:
+        positions = _select(len(toks), rate, selection, rng)
+        action, rand_ids = _actions(len(positions), p, len(pool), rng)
+    else:
+        positions, selection = np.asarray(chosen, dtype=int), "chosen"
+        action, rand_ids = np.zeros(len(chosen), dtype=int), np.zeros(len(chosen), dtype=int)
     out = list(toks)
     labels: list[str | None] = [None] * len(toks)
     for pos, a, r in zip(positions, action, rand_ids):
@@ -359,6 +384,33 @@ def mlm_corrupt(
         output_tokens=out, labels=labels, rate=rate, seed=seed, selection=selection, tokenization=mode,
         vocab_source=pool_source, mask_token=mask_token,
     )
+
+
+def _chosen_positions(tokens: list[str], positions: Sequence[int] | None, words: Sequence[str] | None) -> list[int] | None:
+    """The 0-based positions the student named (by index or by word), sorted; None when none were named."""
+    if positions is None and not words:
+        return None
+    out: set[int] = set()
+    for p in positions or []:
+        try:
+            i = int(p)
+        except (TypeError, ValueError):
+            raise DemoInputError(f"位置必须是整数，收到 {p!r}", f"positions must be integers, got {p!r}") from None
+        if not 0 <= i < len(tokens):
+            raise DemoInputError(
+                f"句子只有 {len(tokens)} 个 token（{' '.join(tokens)}），没有第 {i + 1} 个",
+                f"the sentence has {len(tokens)} tokens ({' '.join(tokens)}); there is no token number {i + 1}",
+            )
+        out.add(i)
+    for w in words or []:
+        hits = [i for i, t in enumerate(tokens) if t == w]
+        if not hits:
+            raise DemoInputError(
+                f"句子里没有 “{w}” 这个 token；它的 token 是：{' '.join(tokens)}",
+                f"{w!r} is not a token of the sentence; its tokens are: {' '.join(tokens)}",
+            )
+        out.update(hits)
+    return sorted(out)
 
 
 def _validate_seed(seed: Any) -> int:

@@ -649,7 +649,8 @@ def parse_ngram_query(query: str) -> dict[str, Any]:
 def parse_mask_query(query: str) -> dict[str, Any]:
     """Loose text or JSON -> kwargs for the masking demo.
 
-    Keys: kind ('causal'|'padding'|'combined'|'mlm'), size, lengths, text, seed, rate, stats, tokenization.
+    Keys: kind ('causal'|'padding'|'combined'|'mlm'), size, lengths, text, seed, rate, stats, tokenization,
+    positions (0-based, from "第 3 个词") and words ("把 X 遮住"): the tokens a student asks to hide.
     """
     query = query or ""
     obj = try_json_object(query)
@@ -688,16 +689,15 @@ def parse_mask_query(query: str) -> dict[str, Any]:
             out["kind"] = "causal"
     size = find_option(query, ["size", "n", "length", "len", "长度", "序列长度"], r"\d+")
     if size is None:
-        m = re.search(r"(\d+)\s*[x*]\s*\d+", s) or re.search(r"(?:长度|length|大小)\s*(?:为|是|=|:)?\s*(\d+)", s, re.IGNORECASE) or re.search(
-            r"(\d+)\s*(?:个)?(?:token|词|字|位置)", s, re.IGNORECASE
+        m = re.search(r"(\d+)\s*[x*×]\s*\d+", s) or re.search(r"(?:长度|length|大小|序列长|长)\s*(?:为|是|=|:|of)?\s*(\d+)", s, re.IGNORECASE) or re.search(
+            r"(\d+)\s*(?:个)?\s*-?\s*(?:tokens?|词|字|位置|words?)", s, re.IGNORECASE
         )
         if m:
             size = m.group(1)
-    lengths = find_option(query, ["lengths", "lens", "各序列长度", "长度分别"], r"\[[^\]]*\]|[\d,\s]+\d")
-    if lengths is None:
-        m = re.search(r"长度分别(?:为|是)?\s*([\d,\s]+\d)", s)
-        if m:
-            lengths = m.group(1)
+    # "长度分别是 3 和 5" / "长度为 3、5、2" / "lengths 3, 5 and 2" first, then lengths=[3,5,2]
+    m = re.search(r"(?:长度分别|长度|lengths?)\s*(?:为|是|of|=|:)?\s*(\d+(?:\s*(?:,|、|和|与|及|and)\s*\d+)+)", s, re.IGNORECASE)
+    lengths = (re.sub(r"\s*(?:,|、|和|与|及|and)\s*", ",", m.group(1), flags=re.IGNORECASE) if m else
+               find_option(query, ["lengths", "lens", "各序列长度", "长度分别"], r"\[[^\]]*\]|[\d,\s]+\d"))
     if lengths is not None:
         out["lengths"] = lengths
     elif size is not None:
@@ -726,4 +726,17 @@ def parse_mask_query(query: str) -> dict[str, Any]:
         m = re.search(r"(?:text|sentence|句子|文本)\s*(?:=|:|是|为)\s*(.+)$", query, re.IGNORECASE)
         if m:
             out["text"] = m.group(1).strip()
+    # which tokens to hide, when the student names them: "第 3 个词" / "the 2nd token" / "把 X 遮住"
+    rest = _QUOTED_SPAN.sub(" ", s)
+    nth = [_int_word(x) for x in re.findall(r"第\s*(\d+|[一二两三四五六七八九十])\s*(?:个)?\s*(?:词|字|token|位置)", rest)]
+    nth += [int(x) for x in re.findall(r"\b(\d+)(?:st|nd|rd|th)\s+(?:word|token)", rest, re.IGNORECASE)]
+    if nth and out.get("text"):
+        out["positions"] = [n - 1 for n in nth]
+    m = re.search(r"(?:中|里)的\s*[“\"'‘]?([^\s“”\"'‘’，,。]{1,12}?)[”\"'’]?\s*(?:这个词|这个字)?\s*(?:遮住|遮掉|盖住|掩盖|掩掉|挡住|换成\s*\[mask\]|mask\s*掉)", s, re.IGNORECASE) or re.search(
+        r"\bmask\s+(?:out\s+)?(?:the\s+word\s+)?[\"'‘“]?([A-Za-z\u4e00-\u9fff]+)[\"'’”]?\s+(?:in|of)\b", s, re.IGNORECASE)
+    if m and out.get("text") and "positions" not in out:
+        out["words"] = [m.group(1)]
     return out
+
+
+_QUOTED_SPAN = re.compile(r"“[^”]*”|「[^」]*」|『[^』]*』|\"[^\"]*\"")
