@@ -144,6 +144,16 @@ class Tokenizer:
         """The UTF-8 bytes a token stands for (a Chinese character may be split over two tokens)."""
         return self._bytes[token_id] if 0 <= token_id < len(self._bytes) else b""
 
+    def token_label(self, token_id: int) -> str:
+        """A token as a reader sees it in an attention map: its text, a space as ␣, and a piece of a
+        multi-byte character as its bytes (⟨e7 88⟩), since byte-level BPE may split a character."""
+        b = self.token_bytes(token_id)
+        try:
+            s = b.decode("utf-8")
+            return s if s.strip() else repr(s)[1:-1].replace(" ", "␣") or "␣"
+        except UnicodeDecodeError:
+            return "⟨" + " ".join(f"{x:02x}" for x in b) + "⟩"
+
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         return b"".join(self.token_bytes(int(i)) for i in ids)
 

@@ -76,3 +76,15 @@ def test_followup_is_resolved_against_every_term_of_the_previous_question():
     # a follow-up that names one of those terms itself is already self-contained
     assert resolve_followup("GPT-3 有多少参数？", subject) == "GPT-3 有多少参数？"
     assert subject_of("什么是自注意力？") == "自注意力"  # 注意力 inside 自注意力 is not a second term
+
+
+@pytest.mark.parametrize("q, kind", [
+    ("用 add-k 平滑（k=0.5）的二元模型算“注意力 机制 很 重要”的概率", "ngram"),  # k=0.5 is not a K matrix
+    ("用 Q=K=V=[[1,2],[3,4]] 演示自注意力", "attention"),
+    ("给“注意力 是 你 所 需要 的”这句话算一下自注意力，用 2 个头", "attention"),
+    ("看看你自己对“我 爱 自然 语言 处理”的注意力图", "gpt_attention"),  # the quoted sentence sits in between
+    ("BERT 的 80/10/10 规则是什么？用“深度 学习 很 有趣”演示一下", "mask"),
+    ("多头注意力用 8 个头是怎么算的？“头”是什么", "concept"),
+])
+def test_demo_requests_as_students_write_them(q, kind):
+    assert classify(q).kind == kind

@@ -155,6 +155,8 @@ def test_malformed_json_query():
             {"corpus_text": "猫 吃 鱼。狗 吃 肉。", "n": 2, "smoothing": "mle", "sentence": "狗 吃 鱼"},
         ),
         ('score "a b" with a bigram, corpus is "a b. b a."', {"corpus_text": "a b. b a.", "n": 2, "sentence": "a b"}),
+        ('Score "the cat" with a bigram model trained on "the cat sat. the dog sat."',
+         {"corpus_text": "the cat sat. the dog sat.", "n": 2, "sentence": "the cat"}),
     ],
 )
 def test_parse_ngram_query(query, expected):

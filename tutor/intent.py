@@ -95,12 +95,18 @@ DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
 
 def _classify(text: str, lang: str) -> Intent:
     t = text.lower()
-    has_matrix = bool(_MATRIX.search(text)) or bool(re.search(r"\b[qkv]\s*[=＝:：]", t))
-    if re.search(r"(你|tutor|助教|自己).{0,10}(注意力|attention).{0,6}(图|map|热力|权重)|own attention", t):
+    bare = _QUOTED.sub("“”", t)  # the request without its quoted sentence
+    # a matrix, or Q/K/V given one ("Q=[[1,0]]", "Q=K=V=...") — not "k=0.5" of add-k smoothing
+    has_matrix = bool(_MATRIX.search(text)) or bool(re.search(r"\b[qkv]\s*[=＝:：]\s*(?:\[|[qkv]\b)", t))
+    if re.search(r"(你|tutor|助教|自己).{0,10}(注意力|attention).{0,6}(图|map|热力|权重)|own attention", bare):
         return Intent("gpt_attention", lang)
     if has_matrix and re.search(r"注意力|attention|softmax|q\s*[=＝]|权重", t):
         return Intent("attention", lang)
     quoted = re.search(r"[“\"「『'].+[”\"」』']", text)
+    # attention over a quoted sentence: "给“我 爱 你”算一下自注意力，用 2 个头"
+    if re.search(r"[“\"「『'][^”\"」』']{3,}[”\"」』']", text) and re.search(r"注意力|attention", bare) and re.search(r"算|计算|compute|calculate|演示|demo|show|[0-9一二两三四]\s*个?头|heads?\b", bare) \
+            and not re.search(r"掩码|mask", bare):
+        return Intent("attention", lang)
     if re.search(r"(因果|causal|look-ahead|padding|填充|下三角).{0,6}(掩码|mask|矩阵)|(掩码|mask).{0,4}矩阵", t) and re.search(r"\d|生成|演示|看|show|给我|画", t) or (
         re.search(r"掩码|mask|遮住|遮盖|遮掉|掩盖|\[mask\]|mlm", t) and (quoted or re.search(r"演示|demo|seed", t))
     ) or (re.search(r"bert|80\s*/\s*10\s*/\s*10", t) and quoted and re.search(r"演示|demo|示范|试一下|试试|show me", t)):

@@ -35,15 +35,6 @@ class AttentionMap:
     truncated: bool
 
 
-def token_label(b: bytes) -> str:
-    """A token's text; a piece of a multi-byte character shows as its bytes (BPE works on bytes)."""
-    try:
-        s = b.decode("utf-8")
-        return s if s.strip() else repr(s)[1:-1] or "␣"
-    except UnicodeDecodeError:
-        return "⟨" + " ".join(f"{x:02x}" for x in b) + "⟩"
-
-
 class GptAttention:
     """Thread-safe lazy loader around `models.checkpoint.load_checkpoint` and `GPT.attention_weights`."""
 
@@ -143,7 +134,7 @@ class GptAttention:
         with self._lock, torch.no_grad():  # one forward pass at a time on the shared model
             att = model.attention_weights(torch.tensor([ids], dtype=torch.long), int(layer), int(head))
         weights = att[0].float().cpu().numpy()
-        tokens = [token_label(tok.token_bytes(i)) for i in ids]
+        tokens = [tok.token_label(i) for i in ids]
         png = None
         try:
             import hashlib

@@ -573,7 +573,7 @@ def parse_ngram_query(query: str) -> dict[str, Any]:
     # training text given inline: text="..." / 语料：“...” -- take it out before looking for sentences
     rest = query
     m = re.search(
-        r"(?:corpus_text|corpus|训练文本|训练语料|语料库|语料)\s*(?:是|为|如下|is)?\s*(?:=|:|：)?\s*(“[^”]*”|\"[^\"]*\"|「[^」]*」)",
+        r"(?:corpus_text|corpus|训练文本|训练语料|语料库|语料|trained on|train(?:ed)? it on|training text)\s*(?:是|为|如下|is)?\s*(?:=|:|：)?\s*(“[^”]*”|\"[^\"]*\"|「[^」]*」)",
         query, re.IGNORECASE,
     )
     if m:
