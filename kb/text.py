@@ -74,7 +74,7 @@ TERM_PAIRS = {
     "tasks": "任务", "task": "任务", "classification": "分类", "prompt": "提示词", "instruction": "指令",
     "supervised": "监督", "generation": "生成", "generative": "生成", "bidirectional": "双向", "agent": "智能体",
     "agents": "智能体", "cost": "成本", "dataset": "数据集", "data": "数据",
-    "markov": "马尔可夫", "assumption": "假设", "stage": "阶段", "stages": "阶段", "reward": "奖励",
+    "markov": "马尔可夫", "assumption": "假设", "stage": "阶段", "stages": "阶段", "reward": "奖励", "memory": "显存",
     "limitation": "局限", "limitations": "局限", "drawback": "缺点", "drawbacks": "缺点", "disadvantages": "缺点",
     "advantage": "优点", "advantages": "优点", "parallel": "并行", "parallelize": "并行", "parallelized": "并行",
     "sequential": "串行", "dimension": "维度", "dimensions": "维度", "sparse": "稀疏", "semantic": "语义",
@@ -116,10 +116,20 @@ _segmenter = jieba.Tokenizer()
 _initialised = False
 
 
+# Model sizes are written both ways in the notes and by students: "65B" / "650亿", "1.5B" / "15亿".
+# A size in billions also indexes as the same number of 亿 (and so matches it in either language).
+_BILLIONS = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)\s*b(?![a-z0-9])")
+NUMBER_RULES = "billions: NB also as (N*10)亿"
+
+
+def _billions(m: re.Match) -> str:
+    return f"{m.group(0)} {float(m.group(1)) * 10:g}亿"
+
+
 # A fingerprint of everything above that decides the tokens. Ingest stores it with the collection and
 # re-tokenizes an existing index when it changes (the chunk ids, hashes of the text, would not change).
 TOKENIZER_VERSION = hashlib.sha1(
-    repr((GLOSSARY, sorted(TERM_PAIRS.items()), DOMAIN_WORDS, sorted(STOPWORDS), jieba.__version__)).encode()
+    repr((GLOSSARY, sorted(TERM_PAIRS.items()), DOMAIN_WORDS, sorted(STOPWORDS), NUMBER_RULES, jieba.__version__)).encode()
 ).hexdigest()[:12]
 
 
@@ -140,7 +150,7 @@ def normalize_terms(text: str) -> str:
     t = text.lower()
     for pat, rep in _GLOSSARY:
         t = pat.sub(rep, t)
-    return t
+    return _BILLIONS.sub(_billions, t)
 
 
 @lru_cache(maxsize=4096)

@@ -110,3 +110,12 @@ def test_english_questions_meet_the_chinese_notes():
 def test_english_markov_question_finds_the_markov_passage(retriever):
     results = retriever.search("What is the Markov assumption in n-gram language models?", k=3)
     assert any("马尔可夫" in r.text for r in results)
+
+
+def test_model_sizes_match_in_either_language():
+    """"65B" (a student's English) and "650亿" (the notes) are the same size, and "1.5B" is 15亿."""
+    from kb.text import tokenize
+
+    assert {"650", "亿"} <= set(tokenize("How much memory does a 65B LLaMA need?"))
+    assert {"15", "亿"} <= set(tokenize("GPT-2 的 1.5B 参数"))
+    assert "亿" not in tokenize("t5 and bert-base 12b3")  # only a number followed by a lone B
