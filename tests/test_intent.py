@@ -85,6 +85,8 @@ def test_followup_is_resolved_against_every_term_of_the_previous_question():
     ("看看你自己对“我 爱 自然 语言 处理”的注意力图", "gpt_attention"),  # the quoted sentence sits in between
     ("BERT 的 80/10/10 规则是什么？用“深度 学习 很 有趣”演示一下", "mask"),
     ("多头注意力用 8 个头是怎么算的？“头”是什么", "concept"),
+    ("MLM 统计 stats：大规模随机掩码时各种处理方式的比例是多少？", "mask"),  # the statistics mode
+    ("掩码语言模型和统计语言模型有什么区别", "concept"),  # 统计语言模型 is a topic, not the statistics mode
 ])
 def test_demo_requests_as_students_write_them(q, kind):
     assert classify(q).kind == kind

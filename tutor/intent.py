@@ -108,7 +108,7 @@ def _classify(text: str, lang: str) -> Intent:
             and not re.search(r"掩码|mask", bare):
         return Intent("attention", lang)
     if re.search(r"(因果|causal|look-ahead|padding|填充|下三角).{0,6}(掩码|mask|矩阵)|(掩码|mask).{0,4}矩阵", t) and re.search(r"\d|生成|演示|看|show|给我|画", t) or (
-        re.search(r"掩码|mask|遮住|遮盖|遮掉|掩盖|\[mask\]|mlm", t) and (quoted or re.search(r"演示|demo|seed", t))
+        re.search(r"掩码|mask|遮住|遮盖|遮掉|掩盖|\[mask\]|mlm", t) and (quoted or re.search(r"演示|demo|seed|\bstats\b|统计(?!语言|模型|学)|实际比例", t))
     ) or (re.search(r"bert|80\s*/\s*10\s*/\s*10", t) and quoted and re.search(r"演示|demo|示范|试一下|试试|show me", t)):
         return Intent("mask", lang)
     if re.search(r"n-?gram|bigram|trigram|unigram|[一二三]元(语法|模型)|困惑度|perplexity|平滑|smoothing", t) and (
