@@ -131,3 +131,12 @@ def test_ngram_demo_trains_on_the_students_corpus(tutor):
     r = tutor.ask("用 bigram（不做平滑）算 “狗 吃 鱼” 的概率和困惑度，语料是：“猫 吃 鱼。狗 吃 肉。猫 吃 肉。”")
     assert [s.tool for s in r.steps if s.tool] == ["ngram"]
     assert "ln P = -2.197" in r.answer and "1.73" in r.answer  # P = 1/3 · 1 · 1/3 · 1 = 1/9 over 4 tokens
+
+
+def test_ellipsis_after_a_demo_is_the_same_demo_with_the_new_setting(tutor):
+    """'换成 trigram 呢？' after a bigram scoring request runs the n-gram demo again with n=3."""
+    sid = "ellipsis-demo"
+    tutor.ask("用 bigram 给“注意力 机制 很 重要”打分", session_id=sid)
+    r = tutor.ask("换成 trigram 呢？", session_id=sid)
+    assert [s.tool for s in r.steps if s.tool] == ["ngram"]
+    assert r.kind == "demo" and "3-gram" in r.steps[0].observation

@@ -242,6 +242,8 @@ def _read(question: str, session) -> Reading:
     # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")
     subject = (subject_of(last) if topic and topic.lower() in last.lower() else "") or topic
     resolved = ellipsis or (question if intent.definite else resolve_followup(question, subject))
+    if ellipsis and intent.kind != "injection":
+        intent = classify(ellipsis)  # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request
     return Reading(question, intent, subject, ellipsis, resolved)
 
 
