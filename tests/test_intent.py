@@ -75,6 +75,7 @@ def test_followup_is_resolved_against_every_term_of_the_previous_question():
     assert resolve_followup("这个方法对模型大小有要求吗？", subject).startswith("GPT-3 in-context learning ")
     # a follow-up that names one of those terms itself is already self-contained
     assert resolve_followup("GPT-3 有多少参数？", subject) == "GPT-3 有多少参数？"
+    assert resolve_followup("in-context learning 对模型大小有要求吗？", subject).startswith("in-context")
     assert subject_of("什么是自注意力？") == "自注意力"  # 注意力 inside 自注意力 is not a second term
 
 

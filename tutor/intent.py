@@ -77,6 +77,7 @@ def is_course_related(text: str) -> bool:
 
 
 _QUOTED = re.compile(r"“[^”]*”|「[^」]*」|『[^』]*』|\"[^\"]*\"")
+DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
 
 
 def classify(text: str) -> Intent:
@@ -88,9 +89,6 @@ def classify(text: str) -> Intent:
         if _INJECTION.search(bare) or _classify(text, lang).kind not in DEMO_KINDS:
             return Intent("injection", lang)
     return _classify(text, lang)
-
-
-DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
 
 
 def _classify(text: str, lang: str) -> Intent:
@@ -180,7 +178,7 @@ def resolve_followup(question: str, previous_topic: str, previous_question: str 
     if rewritten:
         return rewritten
     named = topic_of(question).lower()
-    if not previous_topic or previous_topic.lower() in question.lower() or (named and named in previous_topic.lower().split(" ")):
+    if not previous_topic or previous_topic.lower() in question.lower() or (named and named in previous_topic.lower()):
         return question
     if _PRONOUN.search(question) or (len(question) <= 12 and not topic_of(question)):
         return f"{previous_topic} {question}"

@@ -286,7 +286,7 @@ class TutorGPTChat(BaseChatModel):
         # that shares a token with another ("[MASK]") cannot jump into the middle of it, and a table or
         # a comparison is never cut short
         lines = [ln + "\n" for o in observations for ln in o.splitlines() if ln.strip()] if observations and not any(parsed) else []
-        demo_leads = [t for t in extra if t.endswith("\n")] if lines else []
+        demo_leads = [t for t in extra if t.endswith("\n")] if lines else []  # "掩码结果：\n"…, not the concept leads
         if whole:
             answer_sources = [enc(t) for t in [*leads, *blocks]]
         elif lines:
@@ -297,7 +297,8 @@ class TutorGPTChat(BaseChatModel):
         policy = turn_policy.get() if first_step else None
         thoughts = thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy) if "language" in ctx else []
         constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, policy,
-                                        whole_answers=whole or bool(lines), n_leading=len(leads) if whole else len(demo_leads), thought_sources=[enc(t) for t in thoughts],
+                                        whole_answers=whole or bool(lines), n_leading=len(leads) if whole else len(demo_leads),
+                                        thought_sources=[enc(t) for t in thoughts],
                                         min_answer_blocks=self.min_answer_blocks if whole else 0, ordered_answer=bool(lines))
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
