@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tutor.tools.parsing import strip_quoted
+
 COURSE_TERMS = [
     "bert", "gpt", "chatgpt", "transformer", "attention", "注意力", "自注意力", "多头", "掩码", "mask", "遮",
     "n-gram", "ngram", "gram", "bigram", "trigram", "unigram", "一元", "二元", "三元", "语言模型", "nnlm", "rnn",
@@ -76,7 +78,6 @@ def is_course_related(text: str) -> bool:
     return bool(_COURSE_RE.search(text.lower()))
 
 
-_QUOTED = re.compile(r"“[^”]*”|「[^」]*」|『[^』]*』|\"[^\"]*\"")
 DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
 
 
@@ -85,7 +86,7 @@ def classify(text: str) -> Intent:
     if _INJECTION.search(text):
         # Quoted text in a demo request is the demo's data (a sentence to score, a corpus to train on):
         # an order inside it is not obeyed, and the demo still runs. Outside quotes it is an attempt.
-        bare = _QUOTED.sub(" ", text)
+        bare = strip_quoted(text)
         if _INJECTION.search(bare) or _classify(text, lang).kind not in DEMO_KINDS:
             return Intent("injection", lang)
     return _classify(text, lang)
@@ -93,7 +94,7 @@ def classify(text: str) -> Intent:
 
 def _classify(text: str, lang: str) -> Intent:
     t = text.lower()
-    bare = _QUOTED.sub("“”", t)  # the request without its quoted sentence
+    bare = strip_quoted(t, "“”")  # the request without its quoted sentence
     # a matrix, or Q/K/V given one ("Q=[[1,0]]", "Q=K=V=...") — not "k=0.5" of add-k smoothing
     has_matrix = bool(_MATRIX.search(text)) or bool(re.search(r"\b[qkv]\s*[=＝:：]\s*(?:\[|[qkv]\b)", t))
     if re.search(r"(你|tutor|助教|自己).{0,10}(注意力|attention).{0,6}(图|map|热力|权重)|own attention", bare):

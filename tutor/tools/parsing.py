@@ -259,6 +259,15 @@ def as_int_list(value: Any, name: str) -> list[int]:
 _QUOTES = [("“", "”"), ("「", "」"), ("『", "』"), ('"', '"'), ("《", "》"), ("‘", "’")]
 
 
+# a quoted span — a sentence, a corpus — as students write them (the first four pairs of _QUOTES)
+_QUOTED_SPAN = re.compile("|".join(re.escape(a) + "[^" + re.escape(b) + "]*" + re.escape(b) for a, b in _QUOTES[:4]))
+
+
+def strip_quoted(text: str, repl: str = " ") -> str:
+    """`text` with every quoted span replaced by `repl`: what the request says around its data."""
+    return _QUOTED_SPAN.sub(repl, text)
+
+
 def quoted_segments(text: str) -> list[str]:
     """The quoted pieces of `text`, in order: “…”, 「…」, 『…』, "…", 《…》, ‘…’ (original characters kept)."""
     found: list[tuple[int, str]] = []
@@ -727,7 +736,7 @@ def parse_mask_query(query: str) -> dict[str, Any]:
         if m:
             out["text"] = m.group(1).strip()
     # which tokens to hide, when the student names them: "第 3 个词" / "the 2nd token" / "把 X 遮住"
-    rest = _QUOTED_SPAN.sub(" ", s)
+    rest = strip_quoted(s)
     nth = [_int_word(x) for x in re.findall(r"第\s*(\d+|[一二两三四五六七八九十])\s*(?:个)?\s*(?:词|字|token|位置)", rest)]
     nth += [int(x) for x in re.findall(r"\b(\d+)(?:st|nd|rd|th)\s+(?:word|token)", rest, re.IGNORECASE)]
     if nth and out.get("text"):
@@ -738,5 +747,3 @@ def parse_mask_query(query: str) -> dict[str, Any]:
         out["words"] = [m.group(1)]
     return out
 
-
-_QUOTED_SPAN = re.compile(r"“[^”]*”|「[^」]*」|『[^』]*』|\"[^\"]*\"")
