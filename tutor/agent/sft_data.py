@@ -124,15 +124,10 @@ def concept_answer(question: str, observation: str, answer_blocks: list[int] | N
 
 
 def demo_answer(tool: str, observation: str) -> str:
+    """The lead, then the tool's result lines after its header through the last one — what the
+    constrained decoder lets a demo answer be (chat_model: consecutive whole lines to the end)."""
     lines = [l for l in observation.splitlines() if l.strip()]
-    if tool == "attention":
-        keep = [l for l in lines if not l.startswith("（热力图")]
-        return ANSWER_LEADS["attention"] + "\n".join(keep[1:])
-    if tool == "ngram":
-        return ANSWER_LEADS["ngram"] + "\n".join(lines[1:3])
-    if tool == "mask":
-        return ANSWER_LEADS["mask"] + "\n".join(lines[1:])
-    return ANSWER_LEADS["gpt_attention"] + "\n".join(lines)
+    return ANSWER_LEADS[tool] + "\n".join(lines if tool == "gpt_attention" else lines[1:])
 
 
 class Builder:
