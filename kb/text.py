@@ -119,7 +119,6 @@ _initialised = False
 # Model sizes are written both ways in the notes and by students: "65B" / "650亿", "1.5B" / "15亿".
 # A size in billions also indexes as the same number of 亿 (and so matches it in either language).
 _BILLIONS = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)\s*b(?![a-z0-9])")
-NUMBER_RULES = "billions: NB also as (N*10)亿"
 
 
 def _billions(m: re.Match) -> str:
@@ -129,7 +128,7 @@ def _billions(m: re.Match) -> str:
 # A fingerprint of everything above that decides the tokens. Ingest stores it with the collection and
 # re-tokenizes an existing index when it changes (the chunk ids, hashes of the text, would not change).
 TOKENIZER_VERSION = hashlib.sha1(
-    repr((GLOSSARY, sorted(TERM_PAIRS.items()), DOMAIN_WORDS, sorted(STOPWORDS), NUMBER_RULES, jieba.__version__)).encode()
+    repr((GLOSSARY, sorted(TERM_PAIRS.items()), DOMAIN_WORDS, sorted(STOPWORDS), _BILLIONS.pattern, jieba.__version__)).encode()
 ).hexdigest()[:12]
 
 

@@ -83,13 +83,12 @@ DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
 
 def classify(text: str) -> Intent:
     lang = language_of(text)
-    if _INJECTION.search(text):
-        # Quoted text in a demo request is the demo's data (a sentence to score, a corpus to train on):
-        # an order inside it is not obeyed, and the demo still runs. Outside quotes it is an attempt.
-        bare = strip_quoted(text)
-        if _INJECTION.search(bare) or _classify(text, lang).kind not in DEMO_KINDS:
-            return Intent("injection", lang)
-    return _classify(text, lang)
+    intent = _classify(text, lang)
+    # Quoted text in a demo request is the demo's data (a sentence to score, a corpus to train on): an
+    # order inside it is not obeyed, and the demo still runs. Anywhere else it is an attempt.
+    if _INJECTION.search(text) and (intent.kind not in DEMO_KINDS or _INJECTION.search(strip_quoted(text))):
+        return Intent("injection", lang)
+    return intent
 
 
 def _classify(text: str, lang: str) -> Intent:
