@@ -15,7 +15,9 @@ one actually rates it, instead of counting as 0 there.
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 import bm25s
@@ -76,6 +78,7 @@ class Retriever:
         self._by_id: dict[str, int] = {}
         self._bm25: bm25s.BM25 | None = None
         self._vectors: np.ndarray | None = None  # chunk vectors, row i = self._chunks[i]
+        self._df: Counter[str] = Counter()  # in how many chunks each token occurs
         self._loaded_count = -1
 
     @property
@@ -101,9 +104,17 @@ class Retriever:
                 vectors = np.asarray([c.embedding for c in chunks], dtype=np.float32)
             for c in chunks:
                 c.embedding = None  # kept once, in the matrix
+            self._df = Counter(t for toks in corpus for t in set(toks))
             self._chunks, self._bm25, self._vectors = chunks, bm25, vectors
             self._by_id = {c.id: i for i, c in enumerate(chunks)}
             self._loaded_count = n
+
+    def idf(self, tokens: list[str] | set[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each token over the stored chunks: high for a word
+        few notes use ("lora"), low for one most of them do ("transformer")."""
+        self.refresh()
+        n = len(self._chunks)
+        return {t: math.log((n - self._df[t] + 0.5) / (self._df[t] + 0.5) + 1.0) for t in tokens}
 
     def __len__(self) -> int:
         self.refresh()

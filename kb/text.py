@@ -23,7 +23,7 @@ GLOSSARY: list[tuple[str, str]] = [
     (r"南欠|能欠|蓝欠|lang\s*chain", " langchain "),
     (r"\bq\s*lora\b", " qlora lora "),
     # PEFT (parameter-efficient fine-tuning): the recogniser writes "PFT" (e.g. "PFT的一些主流方案").
-    (r"\bpeft\b|\bpft\b", " peft "),
+    (r"\bpeft\b|\bpft\b|\bparameter[-\s]*efficient\s+fine[-\s]*tuning\b", " peft 高效微调 "),
     (r"\blaura\b|\blo\s*ra\b|\bora\b", " lora "),
     (r"\bin\s*(?:bedding|padding|betting)s?\b|\bebdon\b|\bembeds?\b|\bembedding\b", " embedding "),
     (r"嵌入", " 嵌入 embedding "),
@@ -46,7 +46,15 @@ GLOSSARY: list[tuple[str, str]] = [
     (r"\btransformers?\b", " transformer "),
     (r"\bbert\b", " bert "),
     # English course terms also index as their Chinese names, so English questions reach Chinese notes.
-    (r"\bfeed\s*-?\s*forward\b", " feedforward 前馈 "),
+    # FFN: the recogniser also wrote "fit over" for "feed forward".
+    (r"\bfeed\s*-?\s*forward\b|\bffn\b|\bfit\s+over\b", " feedforward 前馈 "),
+    (r"\bseq\s*2\s*seq\b|\bsequence\s+to\s+sequence\b", " seq2seq 序列到序列 "),
+    (r"\bsoft\s+max\b", " softmax "),
+    (r"\bcontext\s+vectors?\b", " 上下文向量 "),
+    (r"\bdot\s*-?\s*products?\b", " 点积 "),
+    (r"\bauto\s*-?\s*regressive\b", " 自回归 "),
+    # Students say 全参数微调 for what the lecture calls 全量微调 (full fine-tuning).
+    (r"全参数?微调|\bfull\s+(?:parameter\s+)?fine[-\s]*tuning\b", " 全量微调 "),
     (r"\bpositional\s+encodings?\b|\bposition\s+encodings?\b", " positional 位置编码 "),
     (r"\blanguage\s+models?\b", " languagemodel 语言模型 "),
     (r"\bvanishing\s+gradients?\b|\bgradients?\s+vanish\w*", " 梯度消失 "),
@@ -81,6 +89,9 @@ TERM_PAIRS = {
     "semantics": "语义", "context": "上下文", "window": "窗口", "scaled": "缩放", "scale": "缩放",
     "residual": "残差", "normalization": "归一化", "feedback": "反馈", "human": "人类", "labels": "标注",
     "annotation": "标注", "ranking": "排序", "rank": "秩", "matrices": "矩阵", "principle": "原理",
+    # Abbreviations students type for terms the notes also write out in Chinese.
+    "lstm": "长短期记忆", "cnn": "卷积", "llm": "大语言模型",
+    "llms": "大语言模型", "alignment": "对齐", "cot": "思维链", "sft": "监督微调", "rlhf": "人类反馈",
 }
 # `\b` would not fire between a Chinese character and a Latin letter ("是one hot" has no \w boundary),
 # so glossary patterns use an ASCII-only word boundary instead.
@@ -106,7 +117,9 @@ STOPWORDS = set(
     "a an the is are was were be been being am of in on at to for with by from as and or but if then so "
     "it its this that these those there here their they them we you your i me my he she his her our us "
     "can could should would will shall may might must not no yes about into than too very just also "
-    "who whom whose when where tell give show".split()
+    "who whom whose when where tell give show "
+    # Words that point at the course itself ("笔记里说…", "老师说…", "课件里…"), not at its content
+    "笔记 课件 老师 课上 讲义 课堂".split()
 )
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]", re.U)
 _init_lock = threading.Lock()

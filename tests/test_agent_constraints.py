@@ -288,3 +288,20 @@ def test_demo_answer_quotes_consecutive_result_lines_to_the_end(tok):
     assert c.allowed(lead + head + r0) == {r1[0]}  # then the next one, no skipping, no stopping
     assert c.allowed(lead + r1) == {r2[0]}
     assert c.allowed(lead + r1 + r2) == {tok.eos_id}  # the last line ends it
+
+
+def test_sentence_choice_weighs_rare_question_words_and_reads_long_run_on_questions():
+    from kb.retriever import SearchResult
+    from tutor.extractive import best_sentences
+
+    # with the index's idf a sentence holding the rare word (lora) beats one holding only the common
+    # one (资源); without it both count 1 and the earlier sentence wins
+    r = SearchResult("a", "003.txt", "", "为了平衡资源利用率和模型性能，需要调优和权衡。"
+                     "LoRA 不一定是训练这个 W 本身，而是去训练两个小矩阵。", 1.0)
+    idf = {"lora": 4.2, "资源": 1.0}
+    assert "资源" in best_sentences("LoRA 省资源的做法", [r], max_sentences=1)[0][0]
+    assert "小矩阵" in best_sentences("LoRA 省资源的做法", [r], max_sentences=1, idf=idf)[0][0]
+    # the transcript runs a statement into the next question: a long sentence ending in "？" still counts
+    long_q = "LoRA 是通过小矩阵来替代大矩阵，然后处理，这样的一个技术路线微调方式带来的效果有明显的区别吗？"
+    r = SearchResult("b", "003.txt", "", "那我们讲讲 LoRA 吧？再看一些别的技术路线，比如提示微调。" + long_q, 1.0)
+    assert best_sentences("LoRA 的原理是什么？", [r], max_sentences=1)[0][0] == long_q

@@ -119,3 +119,24 @@ def test_model_sizes_match_in_either_language():
     assert {"650", "亿"} <= set(tokenize("How much memory does a 65B LLaMA need?"))
     assert {"15", "亿"} <= set(tokenize("GPT-2 的 1.5B 参数"))
     assert "亿" not in tokenize("t5 and bert-base 12b3")  # only a number followed by a lone B
+
+
+def test_students_words_for_course_terms_meet_the_notes_words():
+    """FFN / "fit over" (the recogniser's "feed forward"), 全参数微调 (the lecture's 全量微调) and
+    abbreviations like LSTM / LLM index as the notes' terms; words that point at the course itself
+    ("笔记里说", "老师说") are not terms."""
+    from kb.text import tokenize
+
+    assert {"feedforward", "前馈"} <= set(tokenize("transformer 里面那个 FFN 到底是干嘛的"))
+    assert {"feedforward", "前馈"} <= set(tokenize("上面是一个fit over，这个就是transformer的网络结构了"))
+    assert "全量微调" in tokenize("全参数微调会不会让模型忘掉原来的知识") and "全量微调" in tokenize("What is full fine-tuning?")
+    assert "高效" in tokenize("PEFT 有哪几类方法")
+    assert "长短期记忆" in tokenize("LSTM 解决了什么") and "大语言模型" in tokenize("LLM 是什么")
+    toks = tokenize("为什么笔记里说堆数据已经到头了？老师在课件里怎么讲的")
+    assert not {"笔记", "老师", "课件"} & set(toks) and "数据" in toks
+
+
+def test_idf_weighs_rare_words_above_common_ones(retriever):
+    idf = retriever.idf(["lora", "transformer", "没有这个词"])
+    assert idf["lora"] > 2 * idf["transformer"] > 0
+    assert idf["没有这个词"] >= idf["lora"]  # a word no chunk holds is the rarest

@@ -204,12 +204,13 @@ class Tutor:
         yield AskResult(answer=text, kind="demo" if artifact.get("ok") else "error")
 
     def _concept(self, question: str, lang: str) -> Iterator[Step | AskResult]:
+        from kb.text import tokenize
         from tutor.extractive import extractive_answer
 
         results = self.retriever.search(question, k=self.settings.top_k)
         obs = "\n".join(f"{r.citation} {r.text[:200]}" for r in results[:3]) or "（没有找到 / nothing found）"
         yield Step(thought="先在课程笔记里检索相关内容。", tool="search_notes", tool_input=question, observation=obs)
-        answer, cited = extractive_answer(question, results, lang)
+        answer, cited = extractive_answer(question, results, lang, idf=self.retriever.idf(tokenize(question)))
         yield AskResult(answer=answer, sources=[Source(source=r.source, heading=r.heading) for r in cited], kind="concept")
 
 

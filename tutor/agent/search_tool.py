@@ -5,6 +5,7 @@ small context; the full results travel as the tool's artifact."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.tools import StructuredTool
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 from kb.retriever import Retriever, SearchResult
 from tutor.agent.prompt import EVIDENCE_CHARS, EVIDENCE_RESULTS
 from kb.chunking import split_sentences
+from kb.text import tokenize
 from tutor.extractive import best_sentences, clean_sentence
 
 
@@ -20,16 +22,19 @@ class SearchInput(BaseModel):
     query: str = Field(description="要在课程笔记里检索的内容 / what to look up in the course notes")
 
 
-def evidence_blocks(query: str, results: list[SearchResult]) -> tuple[list[tuple[SearchResult, str]], list[int]]:
+def evidence_blocks(
+    query: str, results: list[SearchResult], idf: Mapping[str, float] | None = None
+) -> tuple[list[tuple[SearchResult, str]], list[int]]:
     """The evidence shown to the model: one block per top result holding the sentences chosen for the
     answer (the same choice as the extractive answer: the best sentences across the top results), or
     that result's best sentence when none of its sentences was chosen, each followed by the next
     sentence of its note (up to EVIDENCE_CHARS per block). A sentence already shown in an
     earlier block (overlapping transcript windows) is not repeated, and a result with nothing new is
-    left out. Returns (blocks, indices of the blocks that hold chosen sentences)."""
+    left out. `idf` weighs the query's words (Retriever.idf; see tutor.extractive.best_sentences).
+    Returns (blocks, indices of the blocks that hold chosen sentences)."""
     top = results[:EVIDENCE_RESULTS]
     chosen: dict[str, list[str]] = {}
-    for s, r in best_sentences(query, top):
+    for s, r in best_sentences(query, top, idf=idf):
         chosen.setdefault(r.id, []).append(s)
     blocks, answer_blocks = [], []
     shown: set[str] = set()  # overlapping transcript windows hold the same sentences: show each once
@@ -37,7 +42,7 @@ def evidence_blocks(query: str, results: list[SearchResult]) -> tuple[list[tuple
         in_order = [c for c in (clean_sentence(x) for x in split_sentences(r.text)) if len(c) >= 6]
         sents = [s for s in chosen.get(r.id, []) if s not in shown]
         if not sents:  # this result's best sentence not shown yet; else its first new one
-            ranked = [s for s, _ in best_sentences(query, [r], max_sentences=4)]
+            ranked = [s for s, _ in best_sentences(query, [r], max_sentences=4, idf=idf)]
             sents = [s for s in ranked + in_order if s not in shown][:1]
             if not sents:
                 continue  # nothing here that an earlier block does not already show
@@ -82,8 +87,8 @@ def parse_evidence(observation: str) -> list[tuple[str, str]]:
     return _BLOCK.findall(observation)
 
 
-def evidence_text(query: str, results: list[SearchResult]) -> str:
-    return render_evidence(evidence_blocks(query, results)[0])
+def evidence_text(query: str, results: list[SearchResult], idf: Mapping[str, float] | None = None) -> str:
+    return render_evidence(evidence_blocks(query, results, idf)[0])
 
 
 def search_evidence(retriever: Retriever, query: str, k: int = 5) -> tuple[str, dict[str, Any]]:
@@ -92,7 +97,7 @@ def search_evidence(retriever: Retriever, query: str, k: int = 5) -> tuple[str, 
     if not query:
         return "检索内容为空 / empty query: 请给出要检索的关键词。", {"ok": False, "results": []}
     results = retriever.search(query[:500], k=k)
-    blocks, answer_blocks = evidence_blocks(query, results)
+    blocks, answer_blocks = evidence_blocks(query, results, retriever.idf(tokenize(query)))
     return render_evidence(blocks), {"ok": True, "results": [r.to_dict() for r in results], "answer_blocks": answer_blocks}
 
 
