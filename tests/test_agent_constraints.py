@@ -305,3 +305,14 @@ def test_sentence_choice_weighs_rare_question_words_and_reads_long_run_on_questi
     long_q = "LoRA 是通过小矩阵来替代大矩阵，然后处理，这样的一个技术路线微调方式带来的效果有明显的区别吗？"
     r = SearchResult("b", "003.txt", "", "那我们讲讲 LoRA 吧？再看一些别的技术路线，比如提示微调。" + long_q, 1.0)
     assert best_sentences("LoRA 的原理是什么？", [r], max_sentences=1)[0][0] == long_q
+
+
+def test_evidence_for_a_list_question_follows_the_chosen_sentence_with_two_more():
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_text
+
+    r = SearchResult("a", "003.txt", "", "开场白先不说了。语言模型的发展分成三个阶段。先是统计的方法。"
+                     "然后是神经网络。最后是 Transformer。", 1.0)
+    assert "语言模型的发展分成三个阶段。先是统计的方法。然后是神经网络。" in evidence_text("语言模型的发展分成了哪几个阶段？", [r])
+    plain = evidence_text("语言模型的发展阶段", [r])
+    assert "先是统计的方法" in plain and "然后是神经网络" not in plain
