@@ -140,3 +140,13 @@ def test_ellipsis_after_a_demo_is_the_same_demo_with_the_new_setting(tutor):
     r = tutor.ask("换成 trigram 呢？", session_id=sid)
     assert [s.tool for s in r.steps if s.tool] == ["ngram"]
     assert r.kind == "demo" and "3-gram" in r.steps[0].observation
+
+
+def test_a_number_followup_after_a_demo_runs_it_again_with_that_number(tutor):
+    """'长度 6 呢？' after a length-4 causal mask draws a 6×6 mask; after a concept question it is not
+    read as a demo."""
+    sid = "setting-demo"
+    tutor.ask("给我看一个长度为 4 的因果掩码", session_id=sid)
+    r = tutor.ask("长度 6 呢？", session_id=sid)
+    assert [s.tool for s in r.steps if s.tool] == ["mask"]
+    assert r.kind == "demo" and "n=6" in r.steps[0].observation and "n=4" not in r.steps[0].observation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.intent import classify, resolve_followup, rewrite_ellipsis
+from tutor.intent import classify, resolve_followup, rewrite_ellipsis, rewrite_setting
 
 
 @pytest.mark.parametrize("q", [
@@ -91,3 +91,16 @@ def test_followup_is_resolved_against_every_term_of_the_previous_question():
 ])
 def test_demo_requests_as_students_write_them(q, kind):
     assert classify(q).kind == kind
+
+
+def test_a_number_followup_changes_the_named_setting_of_the_previous_request():
+    assert rewrite_setting("长度 6 呢？", "给我看一个长度为 4 的因果掩码") == "给我看一个长度为 6 的因果掩码"
+    assert rewrite_setting("3 个头呢？", "演示 4 个词、2 个头的注意力") == "演示 4 个词、3 个头的注意力"
+    assert rewrite_setting("k=1 呢？", "用 add-k 平滑（k=0.5）给“我 爱 你”打分") == "用 add-k 平滑（k=1）给“我 爱 你”打分"
+    assert rewrite_setting("what about length 6?", "show a causal mask of length 4") == "show a causal mask of length 6"
+    assert rewrite_setting("那 6 呢", "给我看一个长度为 4 的因果掩码") == "给我看一个长度为 6 的因果掩码"  # its only number
+    # numbers inside quoted data are not settings; two candidates and no label: ask, don't guess
+    assert rewrite_setting("那 5 呢", "给“我 有 3 个 苹果”打分") == ""
+    assert rewrite_setting("那 5 呢", "演示 4 个词、2 个头的注意力") == ""
+    assert rewrite_setting("头数 4 呢", "演示 4 个词、2 个头的注意力") == ""  # a setting it did not have
+    assert rewrite_setting("长度 6 呢？", "什么是 BERT？") == ""

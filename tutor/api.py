@@ -19,7 +19,7 @@ from typing import Iterator
 
 from tutor.config import Settings, get_settings
 from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
-from tutor.intent import Intent, classify, resolve_followup, rewrite_ellipsis, subject_of, topic_of
+from tutor.intent import DEMO_KINDS, Intent, classify, resolve_followup, rewrite_ellipsis, rewrite_setting, subject_of, topic_of
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
 
@@ -240,6 +240,8 @@ def _read(question: str, session) -> Reading:
     topic = _last_topic(session)
     last = _last_question(session)
     ellipsis = "" if intent.definite else rewrite_ellipsis(question, last, topic)
+    if not ellipsis and not intent.definite and last and classify(last).kind in DEMO_KINDS:
+        ellipsis = rewrite_setting(question, last)  # "长度 6 呢？" after a length-4 mask demo
     # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")
     subject = (subject_of(last) if topic and topic.lower() in last.lower() else "") or topic
     resolved = ellipsis or (question if intent.definite else resolve_followup(question, subject))

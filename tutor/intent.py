@@ -170,6 +170,44 @@ def rewrite_ellipsis(question: str, previous_question: str, previous_topic: str)
     return previous_question[:at] + new + previous_question[at + len(previous_topic) :]
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])|(?<=[=＝])\d+(?:\.\d+)?")
+_SETTING_JOINER = re.compile(r"^[\s=＝:：为是]+|[\s=＝:：为是]+$|^(?:改成|改为|设为|设成|变成|换成)|的话$")
+
+
+def rewrite_setting(question: str, previous_question: str) -> str:
+    """'长度 6 呢？' after '给我看一个长度为 4 的因果掩码' becomes '给我看一个长度为 6 的因果掩码': a demo
+    request asked again with one number changed. The number replaced is the one the follow-up names
+    ("长度", "k", "个头", "length") next to a number in the previous request, or the previous request's
+    only number; numbers inside quoted sentences are data and stay. '' when the question is not such
+    a follow-up (one number, a few words) or the number to change cannot be told."""
+    m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question)
+    if not m or not previous_question:
+        return ""
+    new = (m.group("x") or m.group("y") or "").strip()
+    nums = list(_NUMBER.finditer(new))
+    if len(nums) != 1:
+        return ""
+    value = nums[0].group(0)
+    label = _SETTING_JOINER.sub("", (new[: nums[0].start()] + " " + new[nums[0].end() :]).strip()).strip().lower()
+    if len(label) > 12:
+        return ""
+    # positions of the previous request's numbers outside quoted data
+    outside = strip_quoted(previous_question, lambda q: "\0" * len(q.group(0)))
+    found = [x for x in _NUMBER.finditer(outside)]
+    if label:
+        low = outside.lower()
+        near = [x for x in found if low[max(0, x.start() - len(label) - 3) : x.start()].find(label) >= 0
+                or low[x.end() : x.end() + len(label) + 2].find(label) >= 0]
+        if near:
+            found = near
+        elif any(c.isalpha() for c in label) and label not in low:
+            return ""  # names a setting the previous request did not have
+    if len(found) != 1:
+        return ""
+    x = found[0]
+    return previous_question[: x.start()] + value + previous_question[x.end() :]
+
+
 def resolve_followup(question: str, previous_topic: str, previous_question: str = "") -> str:
     """Make a follow-up self-contained: '它的预训练任务有哪些？' after a BERT question becomes
     'BERT 它的预训练任务有哪些？', and '那 GPT-3 呢？' after 'GPT-2 有多少参数？' becomes 'GPT-3 有多少参数？'

@@ -21,7 +21,7 @@ import math
 import re
 import unicodedata
 from dataclasses import asdict, is_dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -263,8 +263,9 @@ _QUOTES = [("“", "”"), ("「", "」"), ("『", "』"), ('"', '"'), ("《", "
 _QUOTED_SPAN = re.compile("|".join(re.escape(a) + "[^" + re.escape(b) + "]*" + re.escape(b) for a, b in _QUOTES[:4]))
 
 
-def strip_quoted(text: str, repl: str = " ") -> str:
-    """`text` with every quoted span replaced by `repl`: what the request says around its data."""
+def strip_quoted(text: str, repl: str | Callable[[re.Match], str] = " ") -> str:
+    """`text` with every quoted span replaced by `repl` (a string, or a function of the match as in
+    `re.sub`): what the request says around its data."""
     return _QUOTED_SPAN.sub(repl, text)
 
 
