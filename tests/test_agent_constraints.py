@@ -316,3 +316,17 @@ def test_evidence_for_a_list_question_follows_the_chosen_sentence_with_two_more(
     assert "语言模型的发展分成三个阶段。先是统计的方法。然后是神经网络。" in evidence_text("语言模型的发展分成了哪几个阶段？", [r])
     plain = evidence_text("语言模型的发展阶段", [r])
     assert "先是统计的方法" in plain and "然后是神经网络" not in plain
+
+
+def test_a_followups_search_opens_with_the_conversation_topic(tok):
+    """With the topics of a follow-up as leading input sources, the tool input must open with one of
+    them ("RLHF Why is it needed?" or just "RLHF"), never the bare question whose "it" the search
+    engine cannot resolve."""
+    enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+    topic, question = enc("RLHF "), enc("Why is it needed?")
+    c = WholeCopyConstraint([topic, question], tok.eos_id, n_leading=1, lead_first=True)
+    assert c.allowed([]) == {topic[0]}
+    assert c.allowed(topic) == {question[0], tok.eos_id}
+    assert c.allowed(topic + question) == {tok.eos_id}
+    # without topics the question alone is the input, as before
+    assert WholeCopyConstraint([question], tok.eos_id, lead_first=True).allowed([]) == {question[0]}

@@ -99,6 +99,11 @@ def test_followup_without_a_topic_word_searches_the_conversation_topic(tutor):
     r = tutor.ask("它有什么特点？", session_id="c")
     search = [s for s in r.steps if s.tool == "search_notes"]
     assert search and "LoRA" in search[0].tool_input
+    # in English too, where the model left the pronoun unresolved before the search had to open with the topic
+    tutor.ask("What is RLHF?", session_id="c-en")
+    r = tutor.ask("Why is it needed?", session_id="c-en")
+    search = [s for s in r.steps if s.tool == "search_notes"]
+    assert search and search[0].tool_input.startswith("RLHF") and r.model_driven
 
 
 def test_ellipsis_followup_is_asked_as_the_question_it_stands_for(tutor):

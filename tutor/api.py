@@ -160,7 +160,7 @@ class Tutor:
         policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or followup else None)
         history = [(t.question, t.answer) for t in session.history(1)]
         # an ellipsis ("那 GPT-3 呢？") is put to the model as the question it stands for; other follow-ups
-        # are put as asked, with the conversation's topic the model may prefix its search with
+        # are put as asked, and the model's search opens with the conversation's topic
         topics = [topic] if topic and followup and not reading.ellipsis else []
         asked = reading.ellipsis or question
         run = None

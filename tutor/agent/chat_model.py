@@ -40,7 +40,7 @@ def _role(m: BaseMessage) -> str:
 # Per-turn policy set by the agent from the deterministic intent reading: "act" forbids answering
 # before a tool has been called, "answer" forbids calling tools (off-topic / injection), None is free.
 turn_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar("tutor_turn_policy", default=None)
-# Extra copy sources for this turn: {"topics": [...] (conversation topics the tool input may start with),
+# Extra copy sources for this turn: {"topics": [...] (conversation topics the tool input starts with),
 # "answer_texts": [...] (lead phrases and fixed refusals the answer may quote besides the observations)}.
 copy_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("tutor_copy_context", default=None)
 
@@ -113,13 +113,15 @@ class WholeCopyConstraint:
     (sources used, source being copied, offset)), advanced one token per call."""
 
     def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, n_leading: int = 0,
-                 single: bool = False, min_sources: int = 0, ordered: bool = False):
-        """The first `n_leading` sources (lead phrases) may only open the copy, never follow another source;
+                 single: bool = False, min_sources: int = 0, ordered: bool = False, lead_first: bool = False):
+        """The first `n_leading` sources (lead phrases) may only open the copy, never follow another source
+        (`lead_first`: and the copy must open with one of them);
         `single`: the copy is exactly one source; `min_sources`: <|eos|> only once at least this many of
         the other sources (all of them when there are fewer) have been copied; `ordered`: after the lead,
         consecutive sources in their given order through the last one (the model picks where to start),
         as the lines of a result table must be quoted."""
         self.leading = set(range(n_leading))
+        self.lead_first = lead_first and n_leading > 0
         self.single = single
         self.ordered = ordered
         self.min_sources = min(min_sources, len(sources) - n_leading)
@@ -143,7 +145,8 @@ class WholeCopyConstraint:
             return []
         last = max((j for j in used if j not in self.leading), default=None) if self.ordered else None
         return [j for j, s in enumerate(self.sources)
-                if s and j not in used and (not used or j not in self.leading) and (last is None or j == last + 1)]
+                if s and j not in used and (not used or j not in self.leading) and (last is None or j == last + 1)
+                and (used or not self.lead_first or j in self.leading)]
 
     def allowed(self, typed: list[int]) -> set[int]:
         if len(typed) >= self.max_tokens:
@@ -171,7 +174,9 @@ class ToolNameConstraint:
       without them, plain text of at most MAX_THOUGHT_TOKENS);
     * after <|action|> only the token sequences of real tool names, each closed by <|action_input|>;
     * the tool input is copied from `input_sources` (the student's question, the conversation's topic),
-      so matrices and sentences reach the tools exactly as written;
+      so matrices and sentences reach the tools exactly as written; when the first `input_leads` of them
+      are given (the topics of a follow-up such as "Why is it needed?"), the input opens with one of them,
+      the question after it if the model likes, so the search is about what "it" stands for;
     * the answer after <|answer|> is copied from `answer_sources` (the observations, a few lead phrases,
       the fixed refusals): the model chooses what to quote and (unless `min_answer_blocks` says
       otherwise) where to stop, and cannot invent a number or a fact that the notes and the tools did
@@ -183,7 +188,7 @@ class ToolNameConstraint:
 
     def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None,
                  whole_answers: bool = False, n_leading: int = 0, thought_sources=(), min_answer_blocks: int = 0,
-                 ordered_answer: bool = False):
+                 ordered_answer: bool = False, input_leads: int = 0):
         self.thought = tok.special_ids[THOUGHT]
         self.action = tok.special_ids[ACTION]
         self.action_input = tok.special_ids[ACTION_INPUT]
@@ -192,7 +197,7 @@ class ToolNameConstraint:
         self.vocab = tok.vocab_size
         self.text_tokens = set(range(self.vocab)) - set(tok.special_ids.values())
         self.names = [tok.encode(n, allow_special=False) for n in tool_names]
-        self.input_copy = WholeCopyConstraint(input_sources, self.eos) if input_sources else None
+        self.input_copy = WholeCopyConstraint(input_sources, self.eos, n_leading=input_leads, lead_first=True) if input_sources else None
         self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks,
                                                 ordered=ordered_answer)
                             if whole_answers else
@@ -299,7 +304,8 @@ class TutorGPTChat(BaseChatModel):
         constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, policy,
                                         whole_answers=whole or bool(lines), n_leading=len(leads) if whole else len(demo_leads),
                                         thought_sources=[enc(t) for t in thoughts],
-                                        min_answer_blocks=self.min_answer_blocks if whole else 0, ordered_answer=bool(lines))
+                                        min_answer_blocks=self.min_answer_blocks if whole else 0, ordered_answer=bool(lines),
+                                        input_leads=len(ctx.get("topics", [])))
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
                 ids,

@@ -150,7 +150,7 @@ class TutorAgent:
         topics: list[str] | None = None,
     ) -> AgentRun:
         """One bounded ReAct turn. `policy` ("act" | "answer" | None) constrains the first step and
-        `topics` (the conversation's subject) may prefix the tool input — see chat_model."""
+        `topics` (the conversation's subject) open the tool input — see chat_model."""
         t0 = time.perf_counter()
         sink: list = []
         token = _artifacts.set(sink)
