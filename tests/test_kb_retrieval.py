@@ -140,3 +140,13 @@ def test_idf_weighs_rare_words_above_common_ones(retriever):
     idf = retriever.idf(["lora", "transformer", "没有这个词"])
     assert idf["lora"] > 2 * idf["transformer"] > 0
     assert idf["没有这个词"] >= idf["lora"]  # a word no chunk holds is the rarest
+
+
+def test_more_misheard_course_terms_are_indexed_as_the_terms():
+    from kb.text import tokenize
+
+    assert "gpt3" in tokenize("训练一个GT3可能是上千万的一个成本") and "gpt3" in tokenize("ChatGPT 作为CPT-3的继任者")
+    assert {"multihead", "多头"} <= set(tokenize("对应着我们这儿的这个muti head"))
+    assert "语言模型" in tokenize("大元模型推理成本高") and "自注意力" in tokenize("所谓叫自助毅力机制")
+    assert "llama" in tokenize("一个650亿的一个lama模型") and "bengio" in tokenize("bengel 2003年发布的这篇文章")
+    assert {"编码器", "解码器"} <= set(tokenize("一个encode decode的attention"))
