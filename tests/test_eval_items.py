@@ -108,6 +108,25 @@ def test_metrics_from_hand_made_records():
     assert m["model_driven_rate"] == 0.0
 
 
+def test_first_tool_is_the_models_own_choice_before_any_fallback():
+    """`expect_tool` passes when the right tool was called at any step; `first_tool` only when the
+    turn's first tool was right (a fallback after a wrong choice does not count)."""
+    ok = {"name": "expect_tool", "passed": True, "detail": ""}
+    step = lambda t: {"thought": "", "tool": t, "tool_input": "", "observation": ""}  # noqa: E731
+    records = [
+        _record("right", "demo", True, expected={"expect_tool": ["mask"]}, checks=[ok], expected_tool="mask", tool="mask", steps=[step("mask")]),
+        _record("fell-back", "demo", True, expected={"expect_tool": ["mask"]}, checks=[ok], expected_tool="mask", tool="mask",
+                steps=[step("ngram"), step(None), step("mask")]),
+        _record("concept", "bert", True, expected={"expect_tool": ["search_notes"]}, checks=[ok], expected_tool="search_notes",
+                tool="search_notes", steps=[step("attention"), step("search_notes")]),
+        _record("no-tool", "offtopic", True, expected={"expect_tool": ["none"]}, checks=[ok], expected_tool="none", steps=[]),
+    ]
+    m = compute_metrics(records)
+    assert m["tool_accuracy"] == 1.0
+    assert m["first_tool"]["passed"] == 2 and m["first_tool"]["items"] == 4 and m["first_tool_accuracy"] == 0.5
+    assert m["first_tool"]["demo"] == {"items": 2, "passed": 1, "rate": 0.5}
+
+
 def test_percentile_interpolates():
     assert percentile([], 50) is None
     assert percentile([5.0], 95) == 5.0

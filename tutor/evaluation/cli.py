@@ -87,6 +87,9 @@ def _summary_table(metrics: dict[str, Any]):
     t.add_column("", style="dim")
     t.add_row("通过率 / pass rate", pct(metrics.get("pass_rate")), f"{metrics.get('passed', 0)}/{metrics.get('scored', 0)}")
     t.add_row("工具 / tool accuracy", pct(metrics.get("tool_accuracy")), frac("expect_tool"))
+    ft = metrics.get("first_tool") or {}
+    t.add_row("首选工具 / first tool (demos)", f"{pct(ft.get('rate'))} ({pct((ft.get('demo') or {}).get('rate'))})",
+              f"{ft.get('passed', 0)}/{ft.get('items', 0)} ({(ft.get('demo') or {}).get('passed', 0)}/{(ft.get('demo') or {}).get('items', 0)})")
     t.add_row("出处 / source accuracy", pct(metrics.get("source_accuracy")), frac("expect_source"))
     t.add_row("拒答 / refusal accuracy", pct(metrics.get("refusal_accuracy")), frac("expect_refusal"))
     t.add_row("误拒 / false refusals", pct(refusal.get("false_refusal_rate")), f"{refusal.get('false_refusals', 0)}/{refusal.get('in_scope_answered', 0)}")

@@ -8,6 +8,12 @@ Definitions (rates are in [0, 1]; a rate with nothing to measure is `null`):
 * ``checks.<name>``: for each expectation type, how many items asked for it and how many passed it
   (a crashed item fails every check it asked for). ``tool_accuracy``, ``source_accuracy`` and
   ``refusal_accuracy`` are the rates of ``expect_tool``, ``expect_source`` and ``expect_refusal``.
+  ``expect_tool`` passes when an expected tool was called at any step, so a fallback that calls the
+  right tool after the model called the wrong one still passes it.
+* ``first_tool``: the model's own choice — over items with ``expect_tool`` that did not crash, how
+  often the *first* tool of the (last) turn is an expected one (no tool at all for ``"none"``);
+  ``first_tool.demo`` is the same over demo requests (items expecting neither search_notes nor
+  "none"). ``first_tool_accuracy`` is ``first_tool.rate``.
 * ``source_mrr``: mean reciprocal rank of the first cited source that is an expected one (0 when
   none is) over items with ``expect_source`` — ragas' rank-aware context precision, at file level.
 * ``false_refusal_rate``: refused answers among answered items that did not expect a refusal
@@ -31,7 +37,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from tutor.evaluation.scoring import CHECK_NAMES
+from tutor.evaluation.scoring import CHECK_NAMES, NO_TOOL
 
 CHECK_LABELS = {
     "expect_any": "关键词(任一) / any of",
@@ -140,6 +146,20 @@ def compute_metrics(records: list[dict[str, Any]], meta: dict[str, Any] | None =
         "mean": round(statistics.fmean(lats), 1) if lats else None,
     }
 
+    # the first tool of the turn: the model's own choice, before any fallback
+    def first_ok(r: dict) -> bool:
+        tools = [str(st["tool"]).casefold() for st in r.get("steps") or [] if isinstance(st, dict) and st.get("tool")]
+        return (tools[0] if tools else NO_TOOL) in [str(t).casefold() for t in r["expected"]["expect_tool"]]
+
+    with_tool = [r for r in ok if (r.get("expected") or {}).get("expect_tool")]
+    demos = [r for r in with_tool if not {str(t).casefold() for t in r["expected"]["expect_tool"]} & {"search_notes", NO_TOOL}]
+    first_tool = {
+        "items": len(with_tool),
+        "passed": sum(first_ok(r) for r in with_tool),
+        "rate": _rate(sum(first_ok(r) for r in with_tool), len(with_tool)),
+        "demo": {"items": len(demos), "passed": sum(first_ok(r) for r in demos), "rate": _rate(sum(first_ok(r) for r in demos), len(demos))},
+    }
+
     # tool confusion
     confusion: dict[str, dict[str, int]] = {}
     for r in records:
@@ -171,6 +191,8 @@ def compute_metrics(records: list[dict[str, Any]], meta: dict[str, Any] | None =
         "by_category": by_cat,
         "checks": checks,
         "tool_accuracy": checks["expect_tool"]["rate"],
+        "first_tool_accuracy": first_tool["rate"],
+        "first_tool": first_tool,
         "source_accuracy": checks["expect_source"]["rate"],
         "source_mrr": source_mrr,
         "refusal_accuracy": checks["expect_refusal"]["rate"],

@@ -237,6 +237,10 @@ def render_markdown(records: list[dict[str, Any]], metrics: dict[str, Any], plot
     L.append("|---|---|")
     L.append(f"| 通过率 / pass rate | **{_pct(m.get('pass_rate'))}** ({m.get('passed', 0)}/{m.get('scored', 0)} scored items) |")
     L.append(f"| 工具准确率 / tool accuracy | {_pct(m.get('tool_accuracy'))} ({n_of('expect_tool')}) |")
+    ft = m.get("first_tool") or {}
+    ftd = ft.get("demo") or {}
+    L.append(f"| 首选工具 / model's first tool | {_pct(ft.get('rate'))} ({ft.get('passed', 0)}/{ft.get('items', 0)}); "
+             f"demo requests {_pct(ftd.get('rate'))} ({ftd.get('passed', 0)}/{ftd.get('items', 0)}) |")
     L.append(f"| 出处准确率 / source accuracy | {_pct(m.get('source_accuracy'))} ({n_of('expect_source')}); MRR {_num(m.get('source_mrr'))} |")
     L.append(
         f"| 拒答准确率 / refusal accuracy | {_pct(m.get('refusal_accuracy'))} ({n_of('expect_refusal')}); "
