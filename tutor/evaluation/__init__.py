@@ -5,7 +5,8 @@ every answer against the item's expectations, and write `results.jsonl`, `metric
 human report (`report.md` + PNG plots) — see `tutor.evaluation.cli` for the command,
 `items` for the file format, `scoring` for what each expectation means and `metrics` for how the
 numbers are defined. The project's own evaluation set is `eval/dev.jsonl` (used while building),
-`eval/heldout.jsonl` (reported only) and `eval/smoke.jsonl` (the CI subset).
+the held-out `eval/heldout.jsonl`, `eval/heldout2a.jsonl`, `eval/heldout2b.jsonl` and
+`eval/heldout3.jsonl` (the last two blind: see the README), and `eval/smoke.jsonl` (the CI subset).
 """
 
 from tutor.evaluation.items import EvalItem, LineError, LoadedItems, load_items, parse_items
