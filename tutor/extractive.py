@@ -15,6 +15,9 @@ from kb.text import tokenize
 MAX_SENTENCES = 4
 MAX_CHARS = 420
 _FENCE_LINE = re.compile(r"^\s*(```|~~~).*$", re.M)
+# A question asking for a list ("有哪几个阶段", "what are the three stages"): its answer is an
+# enumeration in the notes, and its evidence follows each chosen sentence further (search_tool).
+LIST_QUESTION = r"哪些|哪几|哪两|哪三|\bwhich\b|what are"
 # What kind of answer a question asks for, and what a sentence giving that kind of answer contains:
 # "多少 / how many" wants a number, "为什么" a reason, "局限 / 缺点" a limitation… A sentence that
 # matches the question's kind gains CUE_BONUS (the classic answer-type feature of extractive QA).
@@ -26,7 +29,7 @@ ANSWER_TYPES = [
     (r"为什么|为何|\bwhy\b", r"因为|所以|由于|原因|因此|为了|导致|because|so that"),
     (r"缺点|局限|问题|不足|弊端|limitation|drawback|problem|weakness", r"问题|缺点|局限|无法|没法|不能|困难|稀疏|难以|不足"),
     (r"区别|不同|差异|difference|differ", r"区别|不同|差异|相比|而|但"),
-    (r"哪些|哪几|哪两|哪三|\bwhich\b|what are", r"第一|第二|一是|二是|首先|其次|、|；"),
+    (LIST_QUESTION, r"第一|第二|一是|二是|首先|其次|、|；"),
 ]
 # Chosen on eval/dev.jsonl: extractive answers held the expected fact for 53 / 57 / 57 of 77 concept
 # questions at 1.0 / 1.5 / 2.0 (measured before numbers inside names and years stopped counting; 57 at 1.5 after).

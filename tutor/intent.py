@@ -193,14 +193,14 @@ def rewrite_setting(question: str, previous_question: str) -> str:
         return ""
     # positions of the previous request's numbers outside quoted data
     outside = strip_quoted(previous_question, lambda q: "\0" * len(q.group(0)))
-    found = [x for x in _NUMBER.finditer(outside)]
+    found = list(_NUMBER.finditer(outside))
     if label:
         low = outside.lower()
-        near = [x for x in found if low[max(0, x.start() - len(label) - 3) : x.start()].find(label) >= 0
-                or low[x.end() : x.end() + len(label) + 2].find(label) >= 0]
+        near = [x for x in found if label in low[max(0, x.start() - len(label) - 3) : x.start()]
+                or label in low[x.end() : x.end() + len(label) + 2]]
         if near:
             found = near
-        elif any(c.isalpha() for c in label) and label not in low:
+        elif label not in low:
             return ""  # names a setting the previous request did not have
     if len(found) != 1:
         return ""

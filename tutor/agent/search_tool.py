@@ -15,13 +15,13 @@ from kb.retriever import Retriever, SearchResult
 from tutor.agent.prompt import EVIDENCE_CHARS, EVIDENCE_RESULTS
 from kb.chunking import split_sentences
 from kb.text import tokenize
-from tutor.extractive import best_sentences, clean_sentence
+from tutor.extractive import LIST_QUESTION, best_sentences, clean_sentence
 
 
-# A question asking for a list ("有哪几个阶段", "what are the three stages") is answered by several
-# sentences in a row, so its chosen sentences are followed by two sentences of their note, not one.
-# Chosen with the simulated all-blocks answer: dev 66 → 67 / 77, heldout2a 16 → 17 / 22, heldout 42 = 42 / 48.
-ENUMERATION = re.compile(r"哪几|哪些|哪两|哪三|几个|几种|几类|几点|\bwhich\b|\bwhat\s+are\b", re.I)
+# A list question's answer runs over several sentences in a row, so its chosen sentences are followed
+# by two sentences of their note, not one. Chosen with the simulated all-blocks answer: dev 66 → 67 / 77,
+# heldout2a 16 → 17 / 22, heldout 42 = 42 / 48.
+ENUMERATION = re.compile(LIST_QUESTION, re.I)
 
 
 class SearchInput(BaseModel):

@@ -37,7 +37,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from tutor.evaluation.scoring import CHECK_NAMES, NO_TOOL
+from tutor.evaluation.scoring import CHECK_NAMES, NO_TOOL, tools_called
 
 CHECK_LABELS = {
     "expect_any": "关键词(任一) / any of",
@@ -148,17 +148,16 @@ def compute_metrics(records: list[dict[str, Any]], meta: dict[str, Any] | None =
 
     # the first tool of the turn: the model's own choice, before any fallback
     def first_ok(r: dict) -> bool:
-        tools = [str(st["tool"]).casefold() for st in r.get("steps") or [] if isinstance(st, dict) and st.get("tool")]
-        return (tools[0] if tools else NO_TOOL) in [str(t).casefold() for t in r["expected"]["expect_tool"]]
+        called = tools_called(r)
+        return (called[0] if called else NO_TOOL).casefold() in {str(t).casefold() for t in r["expected"]["expect_tool"]}
+
+    def first_rate(rs: list[dict]) -> dict[str, Any]:
+        right = sum(first_ok(r) for r in rs)
+        return {"items": len(rs), "passed": right, "rate": _rate(right, len(rs))}
 
     with_tool = [r for r in ok if (r.get("expected") or {}).get("expect_tool")]
     demos = [r for r in with_tool if not {str(t).casefold() for t in r["expected"]["expect_tool"]} & {"search_notes", NO_TOOL}]
-    first_tool = {
-        "items": len(with_tool),
-        "passed": sum(first_ok(r) for r in with_tool),
-        "rate": _rate(sum(first_ok(r) for r in with_tool), len(with_tool)),
-        "demo": {"items": len(demos), "passed": sum(first_ok(r) for r in demos), "rate": _rate(sum(first_ok(r) for r in demos), len(demos))},
-    }
+    first_tool = {**first_rate(with_tool), "demo": first_rate(demos)}
 
     # tool confusion
     confusion: dict[str, dict[str, int]] = {}
