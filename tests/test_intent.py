@@ -104,3 +104,14 @@ def test_a_number_followup_changes_the_named_setting_of_the_previous_request():
     assert rewrite_setting("那 5 呢", "演示 4 个词、2 个头的注意力") == ""
     assert rewrite_setting("头数 4 呢", "演示 4 个词、2 个头的注意力") == ""  # a setting it did not have
     assert rewrite_setting("长度 6 呢？", "什么是 BERT？") == ""
+
+
+def test_ngram_requests_by_any_name_and_words_inside_quotes_are_data():
+    assert classify("用 2-gram 模型给“模型参数达到了1750亿”打分").kind == "ngram"
+    assert classify("用 三元 模型给“大模型需要大量数据”打分").kind == "ngram"
+    assert classify("语料是：“猫 吃 鱼。狗 吃 肉。”。用 二元（MLE）给“猫 吃 肉”打分").kind == "ngram"
+    assert classify("注意力模型可以简写成一个三元组，为什么？").kind == "concept"  # 三元组 is no n-gram
+    # "掩码" inside the sentence to score is data, not a mask request
+    assert classify("用 bigram 给“掩码让模型看不到后面的词”打分").kind == "ngram"
+    assert classify("BERT 预训练是怎么遮词的？用“大 模型 需要 很多 数据”跑一下，seed=5").kind == "mask"
+    assert classify("BERT 是怎么遮词的？").kind == "concept"

@@ -295,3 +295,9 @@ def test_mask_tool():
     for query, needle in [("长度为99的因果掩码", "between 1 and"), ("因果掩码", "needs a size"), ("BERT 掩码", "needs a sentence"), ("kind=foo", "unknown mask kind")]:
         bad = _call(mask_tool, {"query": query})
         assert needle in bad.content and bad.artifact["ok"] is False
+
+
+def test_mask_size_reads_the_english_size():
+    # the tool's own error message suggests "causal mask of size 5": it must read it
+    assert parse_mask_query("Show a causal mask of size 4")["size"] in (4, "4")
+    assert parse_mask_query("causal mask, size=6")["size"] in (6, "6")

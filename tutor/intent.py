@@ -105,11 +105,13 @@ def _classify(text: str, lang: str) -> Intent:
     if re.search(r"[“\"「『'][^”\"」』']{3,}[”\"」』']", text) and re.search(r"注意力|attention", bare) and re.search(r"算|计算|compute|calculate|演示|demo|show|[0-9一二两三四]\s*个?头|heads?\b", bare) \
             and not re.search(r"掩码|mask", bare):
         return Intent("attention", lang)
-    if re.search(r"(因果|causal|look-ahead|padding|填充|下三角).{0,6}(掩码|mask|矩阵)|(掩码|mask).{0,4}矩阵", t) and re.search(r"\d|生成|演示|看|show|给我|画", t) or (
-        re.search(r"掩码|mask|遮住|遮盖|遮掉|掩盖|\[mask\]|mlm", t) and (quoted or re.search(r"演示|demo|seed|\bstats\b|统计(?!语言|模型|学)|实际比例", t))
-    ) or (re.search(r"bert|80\s*/\s*10\s*/\s*10", t) and quoted and re.search(r"演示|demo|示范|试一下|试试|show me", t)):
+    # the request's words are read outside its quoted data: "给“掩码让模型看不到后面的词”打分" scores a sentence
+    if re.search(r"(因果|causal|look-ahead|padding|填充|下三角).{0,6}(掩码|mask|矩阵)|(掩码|mask).{0,4}矩阵", bare) and re.search(r"\d|生成|演示|看|show|给我|画", t) or (
+        re.search(r"掩码|mask|遮住|遮盖|遮掉|遮词|掩盖|\[mask\]|mlm", bare) and (quoted or re.search(r"演示|demo|seed|\bstats\b|统计(?!语言|模型|学)|实际比例", bare))
+    ) or (re.search(r"bert|80\s*/\s*10\s*/\s*10", bare) and quoted and re.search(r"演示|demo|示范|试一下|试试|show me", bare)):
         return Intent("mask", lang)
-    if re.search(r"n-?gram|bigram|trigram|unigram|[一二三]元(语法|模型)|困惑度|perplexity|平滑|smoothing", t) and (
+    # "bigram", "2-gram", "三元模型", "二元（MLE）" — not "三元组"
+    if re.search(r"[n\d]-?gram|bigram|trigram|unigram|[一二三]元\s*(?:语法|文法|模型|语言模型|model|[（(]|gram)|困惑度|perplexity|平滑|smoothing", bare) and (
         re.search(r"[“\"「『'].+[”\"」』']", text) or re.search(r"打分|算|计算|score|概率|比较|compare|prob", t)
     ):
         return Intent("ngram", lang)

@@ -699,7 +699,7 @@ def parse_mask_query(query: str) -> dict[str, Any]:
             out["kind"] = "causal"
     size = find_option(query, ["size", "n", "length", "len", "长度", "序列长度"], r"\d+")
     if size is None:
-        m = re.search(r"(\d+)\s*[x*×]\s*\d+", s) or re.search(r"(?:长度|length|大小|序列长|长)\s*(?:为|是|=|:|of)?\s*(\d+)", s, re.IGNORECASE) or re.search(
+        m = re.search(r"(\d+)\s*[x*×]\s*\d+", s) or re.search(r"(?:长度|length|size|大小|序列长|长)\s*(?:为|是|=|:|of)?\s*(\d+)", s, re.IGNORECASE) or re.search(
             r"(?<!第)(?<!第\s)(\d+)\s*(?:个)?\s*-?\s*(?:tokens?|词|字|位置|words?)", s, re.IGNORECASE  # not "第 3 个词"
         )
         if m:
