@@ -61,3 +61,23 @@ def test_refusals_and_determinism(ingested_settings):
 
 def test_concept_answer_without_evidence_is_empty():
     assert concept_answer("随便", "没有找到相关笔记 / nothing found in the notes") == ""
+
+
+def test_demo_requests_cover_what_the_tools_do_and_all_run(ingested_settings):
+    """The generated demo requests reach every kind of mask and n-gram request the tools serve (padding
+    lengths, a sentence's causal mask, named positions and words, a corpus to train on), every one runs
+    on the real tool, and the intent reading sends each to its tool."""
+    from tutor.intent import classify
+    from tutor.tools.parsing import parse_mask_query
+
+    b = Builder(get_retriever(ingested_settings), None, seed=11)
+    masks = [b.mask_question() for _ in range(80)]
+    kinds = [parse_mask_query(q) for q in masks]
+    assert any("lengths" in k for k in kinds) and any("positions" in k for k in kinds) and any("words" in k for k in kinds)
+    assert any(k.get("kind") == "causal" and "text" in k for k in kinds) and any(k.get("kind") == "mlm" for k in kinds)
+    ngrams = [b.ngram_question() for _ in range(60)]
+    assert any("语料" in q or "Train a" in q for q in ngrams)
+    for tool, questions in (("mask", masks), ("ngram", ngrams)):
+        for q in questions:
+            assert classify(q).kind == tool, q
+            assert b.demo(tool, q) is not None, q

@@ -180,25 +180,65 @@ class Builder:
                 "模型参数达到了1750亿", "位置编码告诉模型词的顺序", "掩码让模型看不到后面的词", "词向量可以做语义计算"]
         return self.rng.choice(pool)
 
+    def spaced_sentence(self) -> str:
+        """A sentence written as words separated by spaces, so a request can name its n-th word or a word."""
+        pool = ["猫 喜欢 吃 鱼", "模型 学习 语言 的 规律", "注意力 让 模型 关注 重点", "老师 在 讲 语言 模型", "大 模型 需要 很多 数据",
+                "the model predicts the next word", "BERT reads the whole sentence", "we fine tune a small model"]
+        return self.rng.choice(pool)
+
+    def corpus(self) -> str:
+        pool = ["猫 吃 鱼。狗 吃 肉。猫 喝 水。", "我 爱 学习。我 爱 语言 模型。你 爱 学习。", "模型 学 语言。人 学 语言。模型 学 知识。",
+                "the cat sat . the dog sat . the cat ran ."]
+        return self.rng.choice(pool)
+
     def ngram_question(self) -> str:
         r = self.rng
-        s = self.sentence()
         n = r.choice([1, 2, 2, 3])
         name = {1: r.choice(["unigram", "一元"]), 2: r.choice(["bigram", "二元", "2-gram"]), 3: r.choice(["trigram", "三元", "3-gram"])}[n]
-        sm = r.choice(["", "", "加一平滑", "add-k 平滑 k=0.5", "Kneser-Ney 平滑", "MLE"])
+        sm = r.choice(["", "", "加一平滑", "add-k 平滑 k=0.5", "Kneser-Ney 平滑", "MLE", "不做平滑"])
+        if r.random() < 0.3:  # the student brings the training text: the model is trained on it, not on the notes
+            corpus = self.corpus()
+            words = corpus.replace("。", " ").replace(" .", " ").split()
+            s = " ".join(r.sample(words, min(3, len(words))))
+            t = r.choice(["在语料“{c}”上训练 {name} 模型，算“{s}”的概率{sm}", "语料是：“{c}”。用 {name}（{sm}）给“{s}”打分",
+                          "Train a {name} model on \"{c}\" and score \"{s}\" {sm}", "拿“{c}”当训练语料，{name} 下“{s}”的困惑度是多少{sm}"])
+            return t.format(name=name, s=s, sm=sm or "MLE", c=corpus).replace("（）", "").strip()
+        s = self.sentence()
         t = r.choice(["用 {name} 模型给“{s}”打分{sm}", "“{s}”在 {name} 模型下的概率和困惑度是多少？{sm}", "算一下“{s}”的 {name} 困惑度{sm}",
                       "Score “{s}” with a {name} model {sm}", "用{sm}的{name}语言模型计算“{s}”的概率"])
         return t.format(name=name, s=s, sm=sm).strip()
 
     def mask_question(self) -> str:
+        """Every kind of request the mask tool serves: a causal mask by size or over a sentence, a padding
+        mask for given lengths, BERT's random masking, and hiding the words a student names."""
         r = self.rng
-        if r.random() < 0.35:
+        kind = r.random()
+        if kind < 0.25:
             n = r.randint(2, 6)
-            return r.choice(["生成长度为 {n} 的因果掩码", "给我看一个 {n}×{n} 的 causal mask", "Show a causal mask of size {n}", "长度 {n} 的下三角掩码矩阵是什么样的"]).format(n=n)
-        s = self.sentence()
+            return r.choice(["生成长度为 {n} 的因果掩码", "给我看一个 {n}×{n} 的 causal mask", "Show a causal mask of size {n}", "长度 {n} 的下三角掩码矩阵是什么样的",
+                             "解码器里 {n} 个位置的 look-ahead mask 画出来看看"]).format(n=n)
+        if kind < 0.4:
+            lens = [r.randint(1, 6) for _ in range(r.choice([2, 2, 3]))]
+            zh = "、".join(map(str, lens[:-1])) + " 和 " + str(lens[-1])
+            en = ", ".join(map(str, lens[:-1])) + " and " + str(lens[-1])
+            return r.choice(["几个序列长度分别是 {zh}，补齐成一批后的填充掩码是什么样", "Padding mask for a batch with lengths {en}",
+                             "长度为 {zh} 的句子放进一个 batch，padding mask 怎么画"]).format(zh=zh, en=en)
+        if kind < 0.5:
+            s = self.spaced_sentence()
+            return r.choice(["给句子“{s}”画一个因果掩码", "Causal mask over the tokens of “{s}”", "“{s}”每个词只能看前面的词，掩码矩阵是什么"]).format(s=s)
+        if kind < 0.65:
+            s = self.spaced_sentence()
+            k = r.randint(1, len(s.split()))
+            return r.choice(["把句子“{s}”的第 {k} 个词遮住，演示 MLM", "Mask the {k}{th} token of “{s}” the BERT way",
+                             "对“{s}”做掩码语言模型演示，遮第 {k} 个词"]).format(s=s, k=k, th={1: "st", 2: "nd", 3: "rd"}.get(k, "th"))
+        if kind < 0.75:
+            s = self.spaced_sentence()
+            w = r.choice(s.split())
+            return r.choice(["把“{s}”里的“{w}”遮住，看看 BERT 怎么预测", "Mask the word {w} in “{s}”"]).format(s=s, w=w)
+        s = r.choice([self.sentence(), self.spaced_sentence()])
         seed = r.randint(0, 20)
         return r.choice(["把“{s}”按 BERT 的方式随机遮住一些词，seed={seed}", "对“{s}”做 BERT 掩码，seed={seed}", "演示一下 MLM：“{s}” seed={seed}",
-                         "Mask “{s}” the BERT way, seed={seed}"]).format(s=s, seed=seed)
+                         "Mask “{s}” the BERT way, seed={seed}", "拿“{s}”演示 BERT 的随机遮词（seed={seed}）", "BERT 预训练是怎么遮词的？用“{s}”跑一下，seed={seed}"]).format(s=s, seed=seed)
 
     def gpt_attention_question(self) -> str:
         r = self.rng
