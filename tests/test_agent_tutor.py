@@ -114,6 +114,24 @@ def test_ellipsis_followup_is_asked_as_the_question_it_stands_for(tutor):
     assert "1750" in r.answer
 
 
+def test_ordinal_followup_asks_about_the_item_the_previous_answer_listed(tutor):
+    """'第二个任务具体是什么？' after BERT's pre-training tasks searches the second task (NSP), and an
+    English follow-up gets an English answer; without a list in the previous answer nothing is guessed."""
+    first = tutor.ask("BERT 的预训练任务有哪些？", session_id="ord")
+    assert "下一句预测" in first.answer  # the list the follow-up points into
+    r = tutor.ask("第二个任务具体是什么？", session_id="ord")
+    search = [s for s in r.steps if s.tool == "search_notes"]
+    assert search and search[0].tool_input.startswith("BERT 下一句预测") and r.model_driven
+    assert "NSP" in r.answer
+    tutor.ask("BERT 的预训练任务有哪些？", session_id="ord-en")
+    r = tutor.ask("What about the first one?", session_id="ord-en")
+    search = [s for s in r.steps if s.tool == "search_notes"]
+    assert search and "遮蔽语言建模" in search[0].tool_input and r.answer.startswith("According to")
+    tutor.ask("什么是 BERT？", session_id="ord-none")
+    r = tutor.ask("第三个呢？", session_id="ord-none")
+    assert all("遮蔽" not in s.tool_input and "下一句" not in s.tool_input for s in r.steps if s.tool)
+
+
 def test_question_without_course_term_is_refused_when_the_notes_do_not_cover_it(tutor):
     # no course word, not a known off-topic pattern: the model may search, but lecture text that shares
     # no word with the question is not an answer to it

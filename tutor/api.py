@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from tutor.config import Settings, get_settings
 from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
 from tutor.intent import DEMO_KINDS, Intent, classify, resolve_followup, rewrite_ellipsis, rewrite_setting, subject_of, topic_of
+from tutor.ordinals import rewrite_ordinal
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
 
@@ -225,7 +226,9 @@ def _step_event(step: Step) -> dict:
 class Reading:
     """How one turn's question is understood, worked out once: its intent, the conversation's topic (every
     course term of the previous question, e.g. 'GPT-3 in-context learning'),
-    the ellipsis rewrite ("那 GPT-3 呢？" → "GPT-3 有多少参数？", '' when it is none) and the resolved,
+    the question a short follow-up stands for (`ellipsis`, '' when it is none: "那 GPT-3 呢？" → "GPT-3
+    有多少参数？", "长度 6 呢？" after a length-4 mask → the same request with length 6, "第二个任务具体是什么？"
+    after an answer listing BERT's tasks → "BERT 下一句预测（NSP）任务具体是什么？") and the resolved,
     self-contained question."""
 
     question: str
@@ -240,13 +243,17 @@ def _read(question: str, session) -> Reading:
     topic = _last_topic(session)
     last = _last_question(session)
     ellipsis = "" if intent.definite else rewrite_ellipsis(question, last, topic)
-    if not ellipsis and not intent.definite and last and classify(last).kind in DEMO_KINDS:
-        ellipsis = rewrite_setting(question, last)  # "长度 6 呢？" after a length-4 mask demo
+    if not ellipsis and not intent.definite and last:
+        if classify(last).kind in DEMO_KINDS:
+            ellipsis = rewrite_setting(question, last)  # "长度 6 呢？" after a length-4 mask demo
+        else:  # "第二个任务具体是什么？" after an answer listing BERT's two pre-training tasks
+            ellipsis = rewrite_ordinal(question, session.history(1)[-1].answer, topic)
     # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")
     subject = (subject_of(last) if topic and topic.lower() in last.lower() else "") or topic
     resolved = ellipsis or (question if intent.definite else resolve_followup(question, subject))
     if ellipsis and intent.kind != "injection":
-        intent = classify(ellipsis)  # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request
+        # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request; the answer keeps the asker's language
+        intent = replace(classify(ellipsis), language=intent.language)
     return Reading(question, intent, subject, ellipsis, resolved)
 
 
