@@ -146,6 +146,19 @@ def test_extractive_cleaning_keeps_a_leading_number():
     assert clean_sentence("1. 第一步") == "第一步"
 
 
+def test_a_bare_link_line_is_not_quoted():
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_text
+    from tutor.extractive import clean_sentence
+
+    assert clean_sentence("https://mazieres.gitlab.io/neurons-spike-back/index.htm") == ""
+    assert clean_sentence("论文见 https://arxiv.org/abs/1706.03762") == "论文见 https://arxiv.org/abs/1706.03762"
+    r = SearchResult("a", "002.txt", "AI 的发展历史", "2020 大语言模型：LLM 已经踏上了通用人工智能的道路。\n"
+                     "https://mazieres.gitlab.io/neurons-spike-back/index.htm\n1950 人工智能：早期人工智能引发兴奋。", 1.0)
+    text = evidence_text("大语言模型是从哪一年开始的", [r])
+    assert "2020 大语言模型" in text and "https://" not in text
+
+
 def test_evidence_shows_each_sentence_once_across_overlapping_windows():
     from kb.retriever import SearchResult
     from tutor.agent.search_tool import evidence_text

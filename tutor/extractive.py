@@ -15,6 +15,7 @@ from kb.text import tokenize
 MAX_SENTENCES = 4
 MAX_CHARS = 420
 _FENCE_LINE = re.compile(r"^\s*(```|~~~).*$", re.M)
+_BARE_URL = re.compile(r"<?https?://\S+?>?[。.]?")
 # A question asking for a list ("有哪几个阶段", "what are the three stages"): its answer is an
 # enumeration in the notes, and its evidence follows each chosen sentence further (search_tool).
 LIST_QUESTION = r"哪些|哪几|哪两|哪三|\bwhich\b|what are"
@@ -54,7 +55,11 @@ def content_words(matched: set[str]) -> set[str]:
 
 
 def clean_sentence(s: str) -> str:
+    """A sentence of the notes as an answer quotes it: no list marker, fence line or "答：" label; '' for a
+    bare link line, which says nothing to a student (the notes cite their reading links that way)."""
     s = _FENCE_LINE.sub("", s).strip()
+    if _BARE_URL.fullmatch(s):
+        return ""
     s = re.sub(r"^答[:：]\s*", "", s)
     s = re.sub(r"^(?:[-*>+]\s*|\d{1,2}[.、)）]\s*|\s+)+", "", s)  # list markers, not a leading number ("768 维")
     return s.strip()
