@@ -182,6 +182,30 @@ def test_evidence_follows_a_chosen_sentence_with_the_next_one_of_its_note():
     assert "无关" not in text
 
 
+def test_a_quoted_answer_gets_one_paragraph_per_block_closed_by_its_citation():
+    from tutor.agent.guard import cited_paragraphs
+    from tutor.schema import Source
+
+    blocks = [("[002.txt › BERT]", "BERT 有两个预训练任务。一个是 MLM。"), ("[003.txt]", "老师讲了 NSP。"), ("[003.txt]", "还讲了 15% 的遮盖。")]
+    answer = "根据课程笔记：BERT 有两个预训练任务。一个是 MLM。老师讲了 NSP。还讲了 15% 的遮盖。"
+    assert cited_paragraphs(answer, blocks, [Source(source="002.txt", heading="BERT"), Source(source="003.txt")]) == (
+        "根据课程笔记：BERT 有两个预训练任务。一个是 MLM。 [002.txt › BERT]\n\n老师讲了 NSP。\n\n还讲了 15% 的遮盖。 [003.txt]")
+    # the model's own citation of a note no paragraph quotes still closes the answer; the English lead keeps its space
+    out = cited_paragraphs("According to the course notes: 老师讲了 NSP。", blocks, [Source(source="002.txt", heading="BERT"), Source(source="003.txt")])
+    assert out == "According to the course notes: 老师讲了 NSP。 [003.txt]\n\n[002.txt › BERT]"
+
+
+def test_extractive_answer_gives_each_note_its_paragraph():
+    from kb.retriever import SearchResult
+    from tutor.extractive import extractive_answer
+
+    a = SearchResult("a", "002.txt", "BERT › 预训练", "BERT 的预训练有两个任务：MLM 和 NSP。", 1.0)
+    b = SearchResult("b", "001.txt", "BERT", "BERT 的预训练任务让它学会双向的上下文。", 0.9)
+    answer, _ = extractive_answer("BERT 的预训练任务", [a, b])
+    first, second = answer.split("\n\n")
+    assert first.endswith(a.citation) and second.endswith(b.citation)
+
+
 def test_extractive_answer_quotes_a_sentence_once_and_cites_a_file_once():
     from kb.retriever import SearchResult
     from tutor.extractive import extractive_answer

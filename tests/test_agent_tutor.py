@@ -46,6 +46,8 @@ def test_concept_answer_is_grounded_and_cited(tutor):
     if r.model_driven:
         for sent in [s for s in body.replace("。", "。\n").splitlines() if len(s.strip()) > 4]:
             assert sent.strip() in observations
+    # one paragraph per quoted note, the answer closed by a citation
+    assert r.answer.rstrip().endswith("]") and len(r.answer.split("\n\n")) >= 2
 
 
 def test_offtopic_and_injection(tutor):

@@ -132,7 +132,18 @@ def extractive_answer(
     for _, r in picked:
         if r.id not in {c.id for c in cited}:
             cited.append(r)
-    body = " ".join(s if s[-1] in "。！？.!?" else s + "。" for s, _ in picked)
+    # one paragraph per run of sentences from one result, closed by its citation (once for a run of
+    # paragraphs that cite alike: chunks of one unheaded file, such as the transcript's windows)
+    paragraphs: list[tuple[SearchResult, list[str]]] = []
+    for s, r in picked:
+        sentence = s if s[-1] in "。！？.!?" else s + "。"
+        if paragraphs and paragraphs[-1][0].id == r.id:
+            paragraphs[-1][1].append(sentence)
+        else:
+            paragraphs.append((r, [sentence]))
+    out = []
+    for k, (r, sentences) in enumerate(paragraphs):
+        closing = k + 1 == len(paragraphs) or paragraphs[k + 1][0].citation != r.citation
+        out.append(" ".join(sentences) + (f" {r.citation}" if closing else ""))
     label = "根据课程笔记（检索摘录）：" if language == "zh" else "From the course notes (extractive, quoted in the notes' language): "
-    cites = " ".join(dict.fromkeys(r.citation for r in cited))  # chunks of one unheaded file cite alike
-    return f"{label}{body}\n\n{cites}", cited
+    return label + "\n\n".join(out), cited

@@ -188,5 +188,30 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
                 cited.append(c)
     answer = _CITATION.sub("", answer)
     answer = re.sub(r"\s*\[\d\]\s*$", "", answer.strip()).strip()
-    answer = f"{answer}\n\n{' '.join(c.citation for c in cited)}"
-    return Verdict(True, answer=answer, kind="concept", sources=cited)
+    return Verdict(True, answer=cited_paragraphs(answer, blocks, cited), kind="concept", sources=cited)
+
+
+def cited_paragraphs(answer: str, blocks: list[tuple[str, str]], cited: list[Source]) -> str:
+    """The quoted answer laid out for reading: one paragraph per evidence block it quotes, closed by that
+    note's citation (once for a run of paragraphs from one unheaded file, such as the transcript's
+    windows); a sentence that is not a quote stays in the paragraph it is in. Citations the model wrote
+    itself that no paragraph shows close the answer."""
+    lead = next((l.strip() for l in ANSWER_LEADS.values() if answer.startswith(l.strip())), "")
+    paragraphs: list[list] = []  # [block index or None, text]
+    for piece in re.split(r"(?<=[。！？!?\n])", answer[len(lead) :]):
+        core = re.sub(r"\[\d\]", "", piece).strip()
+        if not core:
+            continue
+        home = next((i for i, (cit, ev) in enumerate(blocks) if core in ev or core in cit), None) if len(core) >= 4 else None
+        if paragraphs and (home is None or home == paragraphs[-1][0] or paragraphs[-1][0] is None):
+            paragraphs[-1] = [paragraphs[-1][0] if paragraphs[-1][0] is not None else home, paragraphs[-1][1] + piece]
+        else:
+            paragraphs.append([home, piece])
+    cits = [blocks[i][0] if i is not None else "" for i, _ in paragraphs]
+    out = []
+    for k, (_, text) in enumerate(paragraphs):
+        closing = cits[k] if cits[k] and (k + 1 == len(cits) or cits[k + 1] != cits[k]) else ""
+        out.append(f"{text.strip()} {closing}".strip())
+    rest = " ".join(c.citation for c in cited if c.citation not in cits)
+    sep = " " if lead.endswith(":") else ""
+    return f"{lead}{sep}" + "\n\n".join(out) + (f"\n\n{rest}" if rest else "")
