@@ -114,6 +114,10 @@ def test_ellipsis_followup_is_asked_as_the_question_it_stands_for(tutor):
     search = [s for s in r.steps if s.tool == "search_notes"]
     assert search and search[0].tool_input.startswith("GPT-3") and "GPT-2" not in search[0].tool_input
     assert "1750" in r.answer
+    # asked in English, answered in English although the question it stands for is the Chinese one
+    tutor.ask("GPT-2 有多少参数？", session_id="e-en")
+    r = tutor.ask("What about GPT-3?", session_id="e-en")
+    assert r.answer.startswith("According to the course notes") and "1750" in r.answer
 
 
 def test_ordinal_followup_asks_about_the_item_the_previous_answer_listed(tutor):

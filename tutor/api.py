@@ -165,7 +165,7 @@ class Tutor:
         topics = [topic] if topic and followup and not reading.ellipsis else []
         asked = reading.ellipsis or question
         run = None
-        for item in run_agent_streaming(self.agent, asked, history, policy, topics):
+        for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language):
             if isinstance(item, StreamEvent) and item.type == "token":
                 continue  # the answer is released only after the grounding check below
             if isinstance(item, (Step, StreamEvent)):

@@ -148,14 +148,16 @@ class TutorAgent:
         on_event: EventFn | None = None,
         policy: str | None = None,
         topics: list[str] | None = None,
+        language: str | None = None,
     ) -> AgentRun:
         """One bounded ReAct turn. `policy` ("act" | "answer" | None) constrains the first step and
-        `topics` (the conversation's subject) open the tool input — see chat_model."""
+        `topics` (the conversation's subject) open the tool input — see chat_model. `language` ("zh" |
+        "en") of the answer's lead and refusals; by default the question's."""
         t0 = time.perf_counter()
         sink: list = []
         token = _artifacts.set(sink)
         policy_token = turn_policy.set(policy)
-        language = language_of(question)
+        language = language or language_of(question)
         copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language),
                                        "thought_topics": [t for t in dict.fromkeys([*(topics or []), topic_of(question)]) if t],
                                        "language": language})

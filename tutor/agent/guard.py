@@ -29,7 +29,7 @@ _DONE = object()
 MIN_CONTENT_CHARS = 12
 
 
-def run_agent_streaming(agent, question, history, policy, topics) -> Iterator[Step | StreamEvent | object]:
+def run_agent_streaming(agent, question, history, policy, topics, language=None) -> Iterator[Step | StreamEvent | object]:
     q: queue.Queue = queue.Queue()
     out: dict = {}
 
@@ -38,7 +38,7 @@ def run_agent_streaming(agent, question, history, policy, topics) -> Iterator[St
 
     def work() -> None:
         try:
-            out["run"] = agent.run(question, history=history, on_event=on_event, policy=policy, topics=topics)
+            out["run"] = agent.run(question, history=history, on_event=on_event, policy=policy, topics=topics, language=language)
         except Exception as e:  # reported as a failed run; the tutor falls back
             out["error"] = e
         finally:
