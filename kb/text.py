@@ -60,6 +60,7 @@ GLOSSARY: list[tuple[str, str]] = [
     (r"\bcontext\s+vectors?\b", " 上下文向量 "),
     (r"\bdot\s*-?\s*products?\b", " 点积 "),
     (r"\bauto\s*-?\s*regressive\b", " 自回归 "),
+    (r"\bauto\s*-?\s*encod(?:ing|er|ers)\b", " 自编码 "),
     # Students say 全参数微调 for what the lecture calls 全量微调 (full fine-tuning).
     (r"全参数?微调|\bfull\s+(?:parameter\s+)?fine[-\s]*tuning\b", " 全量微调 "),
     (r"\bpositional\s+encodings?\b|\bposition\s+encodings?\b", " positional 位置编码 "),
@@ -96,6 +97,7 @@ TERM_PAIRS = {
     "semantics": "语义", "context": "上下文", "window": "窗口", "scaled": "缩放", "scale": "缩放",
     "residual": "残差", "normalization": "归一化", "feedback": "反馈", "human": "人类", "labels": "标注",
     "annotation": "标注", "ranking": "排序", "rank": "秩", "matrices": "矩阵", "principle": "原理",
+    "paper": "论文", "papers": "论文",
     # Abbreviations students type for terms the notes also write out in Chinese.
     "lstm": "长短期记忆", "cnn": "卷积", "llm": "大语言模型",
     "llms": "大语言模型", "alignment": "对齐", "cot": "思维链", "sft": "监督微调", "rlhf": "人类反馈",
@@ -111,7 +113,7 @@ DOMAIN_WORDS = [
     "指令微调", "提示微调", "思维链", "语言模型", "统计语言模型", "神经网络语言模型", "马尔可夫假设",
     "词向量", "词嵌入", "位置编码", "编码器", "解码器", "前馈网络", "残差连接", "层归一化", "上下文学习",
     "零样本", "少样本", "强化学习", "人类反馈", "奖励模型", "困惑度", "独热编码", "分布式表示", "循环神经网络",
-    "梯度消失", "梯度爆炸", "长短期记忆", "大模型", "参数量", "下一句预测", "掩码语言模型", "智能体",
+    "梯度消失", "梯度爆炸", "长短期记忆", "大模型", "参数量", "下一句预测", "掩码语言模型", "智能体", "自编码", "自回归",
 ]
 
 STOPWORDS = set(

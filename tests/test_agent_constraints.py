@@ -55,6 +55,18 @@ def test_tool_input_is_a_whole_copy_of_the_question(tok):
     assert tok.encode("9", allow_special=False)[0] not in c.allowed(src[:10])
 
 
+def test_a_followups_search_opens_with_the_topic_and_goes_on_with_the_question(tok):
+    """'那公式里为什么还要除以根号 d_k？' after a QKV question searches '注意力 那公式里…', never the bare
+    topic '注意力' (which finds the notes' general words about attention) nor the bare question."""
+    topic, q = "注意力 ", "那公式里为什么还要除以根号 d_k？"
+    c = ToolNameConstraint(tok, TOOL_NAMES, input_sources=[tok.encode(t, allow_special=False) for t in (topic, q)], input_leads=1)
+    head = tok.encode(f"{THOUGHT}想{ACTION}search_notes{ACTION_INPUT}")
+    topic_ids, q_ids = tok.encode(topic, allow_special=False), tok.encode(q, allow_special=False)
+    assert c(0, head) == {topic_ids[0]}  # opens with the topic
+    assert tok.eos_id not in c(0, head + topic_ids)  # and may not stop there
+    assert walk(c, head + topic_ids + q_ids) is None and c(0, head + topic_ids + q_ids) == {tok.eos_id}
+
+
 def test_answer_copy_cannot_invent_numbers_and_stops_loops(tok):
     obs = tok.encode("q0   0.6698  0.3302\nq1   0.3302  0.6698\n", allow_special=False)
     c = CopyConstraint(tok, [obs], tok.eos_id)

@@ -105,6 +105,8 @@ def test_english_questions_meet_the_chinese_notes():
     toks = tokenize("What is the Markov assumption in n-gram language models?")
     assert {"马尔可夫", "假设", "ngram"} <= set(toks)
     assert not {"the", "is", "in", "what"} & set(toks)  # function words are not terms
+    # BERT vs GPT in the notes' table: 自编码（Autoencoding） / 自回归（Autoregressive）; a paper is 论文
+    assert {"自编码", "自回归", "论文"} <= set(tokenize("Is BERT an autoencoding or an autoregressive model? Which paper?"))
 
 
 def test_english_markov_question_finds_the_markov_passage(retriever):

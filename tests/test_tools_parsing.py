@@ -301,3 +301,22 @@ def test_mask_size_reads_the_english_size():
     # the tool's own error message suggests "causal mask of size 5": it must read it
     assert parse_mask_query("Show a causal mask of size 4")["size"] in (4, "4")
     assert parse_mask_query("causal mask, size=6")["size"] in (6, "6")
+
+
+def test_the_data_after_a_requests_colon_is_the_sentence():
+    from tutor.tools.langchain_tools import run_mask, run_ngram
+    from tutor.tools.parsing import trailing_data
+
+    assert trailing_data("用 bigram 给这句话打分：我 爱 你") == "我 爱 你"
+    assert trailing_data("Apply BERT-style random masking to: the man went to the store.") == "the man went to the store"
+    for asks in ("BERT 的 mask 策略：为什么是 80/10/10？", "预训练任务：MLM 和 NSP 有什么区别", "padding mask：lengths=[3,5,2]", "没有冒号"):
+        assert trailing_data(asks) == ""
+    assert parse_ngram_query("用 bigram 给这句话打分：我 爱 你")["sentence"] == "我 爱 你"
+    args = parse_mask_query("帮我把这句话随机遮住：我 爱 自然 语言 处理")
+    assert args["kind"] == "mlm" and args["text"] == "我 爱 自然 语言 处理"
+    text, art = run_mask("Mask this sentence like BERT does: I love natural language processing")
+    assert art["ok"] and art["result"]["tokens"] == ["I", "love", "natural", "language", "processing"]
+    text, art = run_ngram("Score this sentence with a bigram model: attention is all you need")
+    assert art["ok"] and "attention is all you need" in text
+    assert parse_mask_query("padding mask：lengths=[3,5,2]").get("text") is None
+

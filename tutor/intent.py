@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tutor.tools.parsing import strip_quoted
+from tutor.tools.parsing import strip_quoted, trailing_data
 
 COURSE_TERMS = [
     "bert", "gpt", "chatgpt", "transformer", "attention", "注意力", "自注意力", "多头", "掩码", "mask", "遮",
@@ -23,6 +23,9 @@ COURSE_TERMS = [
     "语料", "数据集", "算力", "gpu", "openai", "涌现", "scaling", "参数量", "推理", "生成式", "自回归", "双向",
     "rlaif", "ppo", "奖励", "reward", "bpe", "bleu", "elmo", "llama", "qlora", "tpu", "显存", "显卡", "量化", "蒸馏",
     "dk", "d_k", "根号", "这门课", "本课程", "课程", "缩放", "残差", "归一化", "对齐", "alignment", "解码", "编码",
+    "prefix", "前缀", "p-tuning", "adapter", "t5", "moe", "混合专家", "自编码", "autoencod", "autoregress",
+    # a question about what the course itself said is in scope, whatever its words
+    "lecture", "the course", "this course", "the notes", "course notes", "课上", "课堂上", "老师讲", "老师说", "讲义", "课件", "笔记里",
 ]
 # Latin terms match as words: "ai" must not fire inside "rain", "key" inside "keyboard", "gram" inside
 # "Instagram". A short term (4 letters or less) may take a plural "s" ("RNNs"); a longer one any suffix
@@ -40,6 +43,7 @@ TOPIC_TERMS = [
     "注意力机制", "注意力", "self-attention", "attention", "LoRA", "PEFT", "LangChain", "RLHF", "SFT", "NNLM",
     "RNN", "LSTM", "n-gram", "trigram", "bigram", "one-hot", "embedding", "词向量", "位置编码", "掩码",
     "预训练", "微调", "思维链", "上下文学习", "in-context learning", "统计语言模型", "语言模型", "编码器", "解码器",
+    "few-shot", "zero-shot", "one-shot", "prompt tuning", "prefix tuning", "指令微调", "高效微调", "全量微调",
 ]
 _INJECTION = re.compile(
     r"忽略.{0,8}(指令|指示|提示|规则|设定|要求)|无视.{0,8}(指令|规则|设定)|(系统|system)\s*(提示词|提示|prompt|消息|指令|设定)|"
@@ -59,6 +63,8 @@ _CREATIVE = re.compile(r"写(一|首|篇|个)?(首|篇)?(诗|歌|小说|故事|�
 _SMALLTALK = re.compile(r"天气|股票|彩票|菜谱|做饭|旅游|电影推荐|星座|weather|stock price|recipe", re.I)
 _MATRIX = re.compile(r"\[\s*\[")
 _PRONOUN = re.compile(r"^(它|它们|他|她|他们|这个|那个|这|那|其|这种|那种|该|此)|它|它们|\b(it|its|they|them|this|that)\b", re.I)
+# a choice between what the previous answer named: "So which one would you pick…?", "两者哪个更好？"
+_CHOICE = re.compile(r"哪个|哪一个|哪种|两者|二者|前者|后者|\b(which one|which of (them|the two)|the former|the latter|both of them|either of them)\b", re.I)
 
 
 @dataclass
@@ -100,7 +106,8 @@ def _classify(text: str, lang: str) -> Intent:
         return Intent("gpt_attention", lang)
     if has_matrix and re.search(r"注意力|attention|softmax|q\s*[=＝]|权重", t):
         return Intent("attention", lang)
-    quoted = re.search(r"[“\"「『'].+[”\"」』']", text)
+    # the data a demo works on: quoted, or after the request's colon ("给这句话打分：我 爱 你")
+    quoted = re.search(r"[“\"「『'].+[”\"」』']", text) or trailing_data(text)
     # attention over a quoted sentence: "给“我 爱 你”算一下自注意力，用 2 个头"
     if re.search(r"[“\"「『'][^”\"」』']{3,}[”\"」』']", text) and re.search(r"注意力|attention", bare) and re.search(r"算|计算|compute|calculate|演示|demo|show|[0-9一二两三四]\s*个?头|heads?\b", bare) \
             and not re.search(r"掩码|mask", bare):
@@ -220,6 +227,6 @@ def resolve_followup(question: str, previous_topic: str, previous_question: str 
     named = topic_of(question).lower()
     if not previous_topic or previous_topic.lower() in question.lower() or (named and named in previous_topic.lower()):
         return question
-    if _PRONOUN.search(question) or (len(question) <= 12 and not topic_of(question)):
+    if _PRONOUN.search(question) or (not named and (_CHOICE.search(question) or len(question) <= 12)):
         return f"{previous_topic} {question}"
     return question

@@ -175,8 +175,9 @@ class ToolNameConstraint:
     * after <|action|> only the token sequences of real tool names, each closed by <|action_input|>;
     * the tool input is copied from `input_sources` (the student's question, the conversation's topic),
       so matrices and sentences reach the tools exactly as written; when the first `input_leads` of them
-      are given (the topics of a follow-up such as "Why is it needed?"), the input opens with one of them,
-      the question after it if the model likes, so the search is about what "it" stands for;
+      are given (the topics of a follow-up such as "Why is it needed?"), the input opens with one of them
+      and goes on with the question, so the search is about what "it" stands for and what is asked of it
+      ("注意力 那公式里为什么还要除以根号 d_k？", not just "注意力");
     * the answer after <|answer|> is copied from `answer_sources` (the observations, a few lead phrases,
       the fixed refusals): the model chooses what to quote and (unless `min_answer_blocks` says
       otherwise) where to stop, and cannot invent a number or a fact that the notes and the tools did
@@ -197,7 +198,9 @@ class ToolNameConstraint:
         self.vocab = tok.vocab_size
         self.text_tokens = set(range(self.vocab)) - set(tok.special_ids.values())
         self.names = [tok.encode(n, allow_special=False) for n in tool_names]
-        self.input_copy = WholeCopyConstraint(input_sources, self.eos, n_leading=input_leads, lead_first=True) if input_sources else None
+        self.input_copy = (WholeCopyConstraint(input_sources, self.eos, n_leading=input_leads, lead_first=True,
+                                               min_sources=1 if input_leads else 0)
+                           if input_sources else None)
         self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks,
                                                 ordered=ordered_answer)
                             if whole_answers else

@@ -269,6 +269,25 @@ def strip_quoted(text: str, repl: str | Callable[[re.Match], str] = " ") -> str:
     return _QUOTED_SPAN.sub(repl, text)
 
 
+_TRAILING = re.compile(r"[:：]\s*(?P<data>[^:：]+?)\s*$")
+# what follows the colon asks something ("BERT 的预训练任务：MLM 和 NSP 有什么区别"): a question, not data
+_ASKS = re.compile(r"什么|为什么|为何|怎么|如何|哪|是否|区别|吗$|呢$|^(?:what|why|how|which|when|where|who|does|do|is|are|can)\b", re.I)
+
+
+def trailing_data(text: str) -> str:
+    """The data a request gives after its last colon, as students often type it instead of quoting:
+    '用 bigram 给这句话打分：我 爱 你' → '我 爱 你'. '' when there is none, or when what follows the colon
+    is a question ("BERT 的 mask 策略：为什么是 80/10/10？", "…：MLM 和 NSP 有什么区别") or carries options
+    ("seed=1", a list)."""
+    m = _TRAILING.search(text or "")
+    if not m:
+        return ""
+    data = m.group("data").strip().rstrip("。.!！")
+    if not data or data.endswith(("?", "？")) or re.search(r"[=\[\]{}]", data) or _ASKS.search(data):
+        return ""
+    return data
+
+
 def quoted_segments(text: str) -> list[str]:
     """The quoted pieces of `text`, in order: “…”, 「…」, 『…』, "…", 《…》, ‘…’ (original characters kept)."""
     found: list[tuple[int, str]] = []
@@ -638,8 +657,9 @@ def parse_ngram_query(query: str) -> dict[str, Any]:
             out["compare"] = quoted[1]
     else:
         m = re.search(r"(?:sentence|句子)\s*(?:=|:|：|是|为)\s*(.+)$", rest, re.IGNORECASE)
-        if m:
-            parts = re.split(r"\s+(?:vs\.?|VS|和|与|对比)\s+", m.group(1).strip())
+        given = m.group(1) if m else trailing_data(rest)  # "给这句话打分：我 爱 你"
+        if given:
+            parts = re.split(r"\s+(?:vs\.?|VS|和|与|对比)\s+", given.strip())
             out["sentence"] = parts[0].strip()
             if len(parts) > 1:
                 out["compare"] = parts[1].strip()
@@ -686,7 +706,7 @@ def parse_mask_query(query: str) -> dict[str, Any]:
     if kind is not None:
         out["kind"] = kind
     else:
-        is_mlm = re.search(r"mlm|bert|\[mask\]|掩码语言|遮蔽语言|完形|masked[- ]?lm|masked language", low)
+        is_mlm = re.search(r"mlm|bert|\[mask\]|掩码语言|遮蔽语言|完形|masked[- ]?lm|masked language|随机.{0,4}(?:遮|掩|mask)|random(?:ly)?[- ]?mask", low)
         is_pad = re.search(r"padding|填充|补齐|pad\b|\bpad", low)
         is_causal = re.search(r"causal|因果|look-?ahead|下三角|前瞻|未来", low)
         if is_mlm:
@@ -736,6 +756,8 @@ def parse_mask_query(query: str) -> dict[str, Any]:
         m = re.search(r"(?:text|sentence|句子|文本)\s*(?:=|:|是|为)\s*(.+)$", query, re.IGNORECASE)
         if m:
             out["text"] = m.group(1).strip()
+        elif trailing_data(query) and out.get("kind") != "padding" and "lengths" not in out:
+            out["text"] = trailing_data(query)  # "对这句话做 BERT 掩码：我 爱 自然 语言 处理"
     # which tokens to hide, when the student names them: "第 3 个词" / "the 2nd token" / "把 X 遮住"
     rest = strip_quoted(s)
     nth = [_int_word(x) for x in re.findall(r"第\s*(\d+|[一二两三四五六七八九十])\s*(?:个)?\s*(?:词|字|token|位置)", rest)]
