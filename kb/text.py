@@ -25,6 +25,9 @@ GLOSSARY: list[tuple[str, str]] = [
     # PEFT (parameter-efficient fine-tuning): the recogniser writes "PFT" (e.g. "PFT的一些主流方案").
     (r"\bpeft\b|\bpft\b|\bparameter[-\s]*efficient\s+fine[-\s]*tuning\b", " peft 高效微调 "),
     (r"\blaura\b|\blo\s*ra\b|\bora\b", " lora "),
+    # The recogniser's prompt tuning ("prom 2", "prom tuning") and prefix tuning ("prefix 20").
+    (r"\bprom(?:pt)?\s*(?:2|two|tuning|-tuning)", " prompt tuning 提示微调 "),
+    (r"\bprefix\s*(?:20|tuning|-tuning)\b", " prefix tuning 前缀微调 "),
     (r"\bin\s*(?:bedding|padding|betting)s?\b|\bebdon\b|\bembeds?\b|\bembedding\b", " embedding "),
     (r"嵌入", " 嵌入 embedding "),
     (r"\bword\s*(?:to|2)\s*(?:vec|vex|left)\b|\bword\s*wear\b|\bword2vec\b", " word2vec "),
@@ -97,7 +100,8 @@ TERM_PAIRS = {
     "semantics": "语义", "context": "上下文", "window": "窗口", "scaled": "缩放", "scale": "缩放",
     "residual": "残差", "normalization": "归一化", "feedback": "反馈", "human": "人类", "labels": "标注",
     "annotation": "标注", "ranking": "排序", "rank": "秩", "matrices": "矩阵", "principle": "原理",
-    "paper": "论文", "papers": "论文",
+    "paper": "论文", "papers": "论文", "generate": "生成", "generates": "生成", "generating": "生成",
+    "article": "文章", "articles": "文章", "understanding": "理解",
     # Abbreviations students type for terms the notes also write out in Chinese.
     "lstm": "长短期记忆", "cnn": "卷积", "llm": "大语言模型",
     "llms": "大语言模型", "alignment": "对齐", "cot": "思维链", "sft": "监督微调", "rlhf": "人类反馈",

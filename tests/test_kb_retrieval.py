@@ -107,6 +107,16 @@ def test_english_questions_meet_the_chinese_notes():
     assert not {"the", "is", "in", "what"} & set(toks)  # function words are not terms
     # BERT vs GPT in the notes' table: 自编码（Autoencoding） / 自回归（Autoregressive）; a paper is 论文
     assert {"自编码", "自回归", "论文"} <= set(tokenize("Is BERT an autoencoding or an autoregressive model? Which paper?"))
+    assert {"生成", "文章"} <= set(tokenize("Which one would you pick for generating articles?"))
+
+
+def test_the_transcripts_prompt_and_prefix_tuning_meet_the_students_words():
+    """The recogniser writes prompt tuning as "prom 2" / "prom tuning" and prefix tuning as "prefix 20"."""
+    from kb.text import tokenize
+
+    assert "提示微调" in tokenize("包括像这个prom 2W就完全不变") and "提示微调" in tokenize("prompt tuning 是怎么微调的")
+    assert {"prefix", "前缀"} <= set(tokenize("prefix 20，它可能都不用去动这个本身")) & set(tokenize("prefix tuning 在哪里加东西"))
+    assert "提示微调" not in tokenize("a prom template")  # only the mis-heard name
 
 
 def test_english_markov_question_finds_the_markov_passage(retriever):
