@@ -45,6 +45,8 @@ def test_a_choice_between_what_was_just_named_is_a_followup():
         "BERT GPT So which one would you pick for generating articles, and why?")
     assert resolve_followup("两者哪个更适合做文本生成？", "BERT GPT") == "BERT GPT 两者哪个更适合做文本生成？"
     assert resolve_followup("哪个模型用了 RLHF？", "BERT") == "哪个模型用了 RLHF？"  # names its own topic
+    assert resolve_followup("写文章该选哪个？", "BERT GPT") == "BERT GPT 写文章该选哪个？"
+    assert resolve_followup("哪种平滑方法在小语料上效果最好？", "BERT") == "哪种平滑方法在小语料上效果最好？"  # a fresh question
 
 
 @pytest.mark.parametrize("q", [

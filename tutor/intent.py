@@ -64,7 +64,8 @@ _SMALLTALK = re.compile(r"天气|股票|彩票|菜谱|做饭|旅游|电影推荐
 _MATRIX = re.compile(r"\[\s*\[")
 _PRONOUN = re.compile(r"^(它|它们|他|她|他们|这个|那个|这|那|其|这种|那种|该|此)|它|它们|\b(it|its|they|them|this|that)\b", re.I)
 # a choice between what the previous answer named: "So which one would you pick…?", "两者哪个更好？"
-_CHOICE = re.compile(r"哪个|哪一个|哪种|两者|二者|前者|后者|\b(which one|which of (them|the two)|the former|the latter|both of them|either of them)\b", re.I)
+# (a bare "哪个 / 哪种" also opens fresh questions: "哪种平滑方法最好？")
+_CHOICE = re.compile(r"两者|二者|前者|后者|(?:选|用)哪(?:个|一个|种)|哪(?:个|一个)更|\b(which one|which of (them|the two)|the former|the latter|both of them|either of them)\b", re.I)
 
 
 @dataclass
