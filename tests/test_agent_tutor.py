@@ -138,6 +138,15 @@ def test_ordinal_followup_asks_about_the_item_the_previous_answer_listed(tutor):
     assert all("遮蔽" not in s.tool_input and "下一句" not in s.tool_input for s in r.steps if s.tool)
 
 
+def test_evidence_never_quotes_a_list_with_an_item_left_out(tutor):
+    """BERT's 15 % → 80 / 10 / 10 in the notes: the question's words pick the 15 % line and both 10 %
+    lines; the 80 % line between them is quoted too (it used to be left out)."""
+    from tutor.agent.search_tool import search_evidence
+
+    observation, _ = search_evidence(tutor.retriever, "BERT 预训练时会遮住多少比例的词？")
+    assert "有 15% 的词是有 [MASK]。在这 15% 中。有 80% 直接替换成 [MASK]。有 10% 随机替换成另外一个词。" in observation
+
+
 def test_question_without_course_term_is_refused_when_the_notes_do_not_cover_it(tutor):
     # no course word, not a known off-topic pattern: the model may search, but lecture text that shares
     # no word with the question is not an answer to it
