@@ -132,8 +132,7 @@ def extractive_answer(
     for _, r in picked:
         if r.id not in {c.id for c in cited}:
             cited.append(r)
-    # one paragraph per run of sentences from one result, closed by its citation (once for a run of
-    # paragraphs that cite alike: chunks of one unheaded file, such as the transcript's windows)
+    # one paragraph per run of sentences from one result, closed by its citation (join_cited)
     paragraphs: list[tuple[SearchResult, list[str]]] = []
     for s, r in picked:
         sentence = s if s[-1] in "。！？.!?" else s + "。"
@@ -141,9 +140,16 @@ def extractive_answer(
             paragraphs[-1][1].append(sentence)
         else:
             paragraphs.append((r, [sentence]))
-    out = []
-    for k, (r, sentences) in enumerate(paragraphs):
-        closing = k + 1 == len(paragraphs) or paragraphs[k + 1][0].citation != r.citation
-        out.append(" ".join(sentences) + (f" {r.citation}" if closing else ""))
     label = "根据课程笔记（检索摘录）：" if language == "zh" else "From the course notes (extractive, quoted in the notes' language): "
-    return label + "\n\n".join(out), cited
+    return label + join_cited([(r.citation, " ".join(sentences)) for r, sentences in paragraphs]), cited
+
+
+def join_cited(paragraphs: list[tuple[str, str]]) -> str:
+    """(citation, text) paragraphs as an answer body: a blank line between paragraphs, each closed by its
+    citation, once for a run of paragraphs that cite alike (chunks of one unheaded file, such as the
+    transcript's windows); a paragraph whose citation is '' stays open."""
+    out = []
+    for k, (citation, text) in enumerate(paragraphs):
+        closing = citation and (k + 1 == len(paragraphs) or paragraphs[k + 1][0] != citation)
+        out.append(f"{text.strip()} {citation}" if closing else text.strip())
+    return "\n\n".join(out)

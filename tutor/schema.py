@@ -4,9 +4,13 @@ and `tutor eval` all emit `AskResult.to_dict()`."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+# A citation as Source.citation writes it: "[file.txt › heading › subheading]" or "[file.txt]".
+CITATION = re.compile(r"\[([^\[\]\n›]+?\.(?:txt|md))(?: › ([^\[\]\n]+))?\]")
 
 
 class Step(BaseModel):
@@ -20,6 +24,8 @@ class Step(BaseModel):
 
 
 class Source(BaseModel):
+    """A cited note: its file and heading path; `citation` is how answers write it (see CITATION)."""
+
     source: str
     heading: str = ""
 

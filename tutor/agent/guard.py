@@ -21,10 +21,9 @@ from typing import Iterator
 from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
 from tutor.agent.search_tool import parse_evidence
 from kb.text import tokenize
-from tutor.extractive import content_words
-from tutor.schema import Source, Step, StreamEvent
+from tutor.extractive import content_words, join_cited
+from tutor.schema import CITATION, Source, Step, StreamEvent
 
-_CITATION = re.compile(r"\[([^\[\]\n›]+?\.(?:txt|md))(?: › ([^\[\]\n]+))?\]")
 _DONE = object()
 MIN_CONTENT_CHARS = 12
 
@@ -69,7 +68,7 @@ class Verdict:
 
 def citations(text: str) -> list[Source]:
     seen, out = set(), []
-    for src, heading in _CITATION.findall(text):
+    for src, heading in CITATION.findall(text):
         key = (src.strip(), (heading or "").strip())
         if key not in seen:
             seen.add(key)
@@ -168,7 +167,7 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
     blocks = parse_evidence(observations)
     if intent.kind == "offtopic" and question and word_coverage(question, blocks) < MIN_WORD_COVERAGE:
         return Verdict(False, "no course term in the question and the notes found do not cover it")
-    text = _CITATION.sub("", body)
+    text = CITATION.sub("", body)
     text = re.sub(r"\[\d\]", "", text)
     sentences = [s.strip() for s in re.split(r"(?<=[。！？!?\n])", text) if len(s.strip()) >= 4]
     used: list[str] = []
@@ -186,7 +185,7 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
         for c in citations(cit):
             if c not in cited:
                 cited.append(c)
-    answer = _CITATION.sub("", answer)
+    answer = CITATION.sub("", answer)
     answer = re.sub(r"\s*\[\d\]\s*$", "", answer.strip()).strip()
     return Verdict(True, answer=cited_paragraphs(answer, blocks, cited), kind="concept", sources=cited)
 
@@ -207,11 +206,7 @@ def cited_paragraphs(answer: str, blocks: list[tuple[str, str]], cited: list[Sou
             paragraphs[-1] = [paragraphs[-1][0] if paragraphs[-1][0] is not None else home, paragraphs[-1][1] + piece]
         else:
             paragraphs.append([home, piece])
-    cits = [blocks[i][0] if i is not None else "" for i, _ in paragraphs]
-    out = []
-    for k, (_, text) in enumerate(paragraphs):
-        closing = cits[k] if cits[k] and (k + 1 == len(cits) or cits[k + 1] != cits[k]) else ""
-        out.append(f"{text.strip()} {closing}".strip())
-    rest = " ".join(c.citation for c in cited if c.citation not in cits)
+    laid_out = [(blocks[i][0] if i is not None else "", text) for i, text in paragraphs]
+    rest = " ".join(c.citation for c in cited if c.citation not in {cit for cit, _ in laid_out})
     sep = " " if lead.endswith(":") else ""
-    return f"{lead}{sep}" + "\n\n".join(out) + (f"\n\n{rest}" if rest else "")
+    return f"{lead}{sep}" + join_cited(laid_out) + (f"\n\n{rest}" if rest else "")
