@@ -183,6 +183,19 @@ def test_evidence_shows_each_sentence_once_across_overlapping_windows():
     assert "[2]" in text  # the second window still shows something new
 
 
+def test_a_list_is_quoted_without_a_gap_by_the_fallback_and_the_evidence():
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_text
+    from tutor.extractive import extractive_answer
+
+    r = SearchResult("a", "003.txt", "", "开场白说了很多别的话。微调方法有三种。第一种是全量微调方法。第二种只调一部分。"
+                     "第三种是 LoRA 低秩微调方法。后面是别的内容了，和问题没有关系。", 1.0)
+    passage = "第一种是全量微调方法。第二种只调一部分。第三种是 LoRA 低秩微调方法。"
+    assert passage.replace("。", "。 ").strip() in extractive_answer("全量微调方法和 LoRA 低秩微调方法", [r])[0]
+    evidence = evidence_text("全量微调方法和 LoRA 低秩微调方法", [r])
+    assert all(item in evidence for item in passage.split("。") if item)  # each chosen line brings its next one
+
+
 def test_evidence_follows_a_chosen_sentence_with_the_next_one_of_its_note():
     from kb.retriever import SearchResult
     from tutor.agent.search_tool import evidence_text

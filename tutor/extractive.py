@@ -45,6 +45,9 @@ MAX_WORD_WEIGHT = 2.0
 # statement into the next question ("Laura是通过小矩阵来替代大矩阵，然后处理，…有明显的区别吗？"),
 # so only a question shorter than this is treated as one.
 SHORT_QUESTION = 40
+# Chosen sentences at most this many sentences apart in their note are quoted with what lies between
+# them (fill_gaps): a list is never quoted with an item left out.
+MAX_GAP = 2
 
 
 def content_words(matched: set[str]) -> set[str]:
@@ -115,6 +118,29 @@ def best_sentences(
     return picked
 
 
+def fill_gaps(
+    sents: list[str], in_order: list[str], shown: Collection[str] = (), max_gap: int = MAX_GAP, max_chars: int = MAX_CHARS
+) -> list[str]:
+    """The chosen sentences of one note (`in_order`: its clean sentences) as one passage: a gap of at most
+    `max_gap` sentences between two of them is filled and the whole is put in the note's order, so a
+    list is never quoted with an item left out ("有 15% 的词被选中… [有 80% 换成 [MASK]] …有 10% 随机
+    替换…"); a sentence in `shown` (quoted elsewhere already) is not added. Left as chosen when nothing is
+    missing between them, or when the passage would be longer than `max_chars`."""
+    if not sents or any(s not in in_order for s in sents):
+        return sents
+    at = sorted(in_order.index(s) for s in sents)
+    keep = set(at)
+    for a, b in zip(at, at[1:]):
+        if b - a - 1 <= max_gap:
+            keep.update(range(a + 1, b))
+    if keep == set(at):
+        return sents  # nothing left out between them: keep the chosen order
+    filled = [in_order[i] for i in sorted(keep) if in_order[i] in sents or in_order[i] not in shown]
+    if sum(len(x) + 1 for x in filled) > max_chars:
+        return sents
+    return filled
+
+
 def extractive_answer(
     question: str, results: list[SearchResult], language: str = "zh", idf: Mapping[str, float] | None = None
 ) -> tuple[str, list[SearchResult]]:
@@ -135,11 +161,16 @@ def extractive_answer(
     # one paragraph per run of sentences from one result, closed by its citation (join_cited)
     paragraphs: list[tuple[SearchResult, list[str]]] = []
     for s, r in picked:
-        sentence = s if s[-1] in "。！？.!?" else s + "。"
         if paragraphs and paragraphs[-1][0].id == r.id:
-            paragraphs[-1][1].append(sentence)
+            paragraphs[-1][1].append(s)
         else:
-            paragraphs.append((r, [sentence]))
+            paragraphs.append((r, [s]))
+    quoted = {s for s, _ in picked}
+    for k, (r, sentences) in enumerate(paragraphs):
+        in_order = [c for c in (clean_sentence(x) for x in split_sentences(r.text)) if len(c) >= 6]
+        filled = fill_gaps(sentences, in_order, quoted - set(sentences))
+        quoted |= set(filled)
+        paragraphs[k] = (r, [x if x[-1] in "。！？.!?" else x + "。" for x in filled])
     label = "根据课程笔记（检索摘录）：" if language == "zh" else "From the course notes (extractive, quoted in the notes' language): "
     return label + join_cited([(r.citation, " ".join(sentences)) for r, sentences in paragraphs]), cited
 

@@ -15,15 +15,13 @@ from kb.retriever import Retriever, SearchResult
 from tutor.agent.prompt import EVIDENCE_CHARS, EVIDENCE_RESULTS
 from kb.chunking import split_sentences
 from kb.text import tokenize
-from tutor.extractive import LIST_QUESTION, best_sentences, clean_sentence
+from tutor.extractive import LIST_QUESTION, best_sentences, clean_sentence, fill_gaps
 
 
 # A list question's answer runs over several sentences in a row, so its chosen sentences are followed
 # by two sentences of their note, not one. Chosen with the simulated all-blocks answer: dev 66 → 67 / 77,
 # heldout2a 16 → 17 / 22, heldout 42 = 42 / 48.
 ENUMERATION = re.compile(LIST_QUESTION, re.I)
-# Chosen sentences at most this many sentences apart are quoted with what lies between them (_fill_gaps).
-MAX_GAP = 2
 
 
 class SearchInput(BaseModel):
@@ -55,7 +53,7 @@ def evidence_blocks(
             if not sents:
                 continue  # nothing here that an earlier block does not already show
         sents = _with_following(sents, in_order, shown, 2 if ENUMERATION.search(query) else 1)
-        sents = _fill_gaps(sents, in_order, shown)
+        sents = fill_gaps(sents, in_order, shown, max_chars=EVIDENCE_CHARS)
         text = ""
         for s in sents:
             if len(text) + len(s) > EVIDENCE_CHARS and text:
@@ -78,26 +76,6 @@ def _with_following(sents: list[str], in_order: list[str], shown: set[str], foll
             if x not in out and x not in shown:
                 out.append(x)
     return out
-
-
-def _fill_gaps(sents: list[str], in_order: list[str], shown: set[str], max_gap: int = MAX_GAP) -> list[str]:
-    """The chosen sentences as one passage of their note: a gap of at most `max_gap` sentences between two
-    of them is filled and the whole is put in the note's order, so a list is never quoted with an item
-    left out ("有 15% 的词被选中… [有 80% 换成 [MASK]] …有 10% 随机替换…"). Left as chosen when no
-    sentence is missing between them, or when the filled passage would not fit in a block (EVIDENCE_CHARS)."""
-    if not sents or any(s not in in_order for s in sents):
-        return sents
-    at = sorted(in_order.index(s) for s in sents)
-    keep = set(at)
-    for a, b in zip(at, at[1:]):
-        if b - a - 1 <= max_gap:
-            keep.update(range(a + 1, b))
-    if keep == set(at):
-        return sents  # nothing left out between them: keep the chosen order
-    filled = [in_order[i] for i in sorted(keep) if in_order[i] in sents or in_order[i] not in shown]
-    if sum(len(x) + 1 for x in filled) > EVIDENCE_CHARS:
-        return sents
-    return filled
 
 
 # How a block reads in an observation, and how the agent's other parts read it back.
