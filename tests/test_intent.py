@@ -114,6 +114,10 @@ def test_followup_is_resolved_against_every_term_of_the_previous_question():
     ("Apply BERT-style random masking to: the man went to the store", "mask"),
     ("帮我把这句话随机遮住：我 爱 自然 语言 处理", "mask"),
     ("用 bigram 给这句话打分：我 爱 你", "ngram"),
+    ("用 bigram 模型给这句话打个分：我 喜欢 学习 大 模型", "ngram"),
+    ("bigram 和 trigram 有什么区别？", "concept"),
+    ("n-gram 的两个问题：稀疏和维度灾难", "concept"),  # data after a colon needs a scoring request
+    ("BERT 的掩码策略：80/10/10", "concept"),  # numbers after the colon are not a sentence to mask
     ("BERT 的 mask 策略：为什么是 80/10/10？", "concept"),  # a question after the colon is not data
     ("BERT 的预训练任务：MLM 和 NSP 有什么区别", "concept"),
 ])

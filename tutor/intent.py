@@ -120,7 +120,7 @@ def _classify(text: str, lang: str) -> Intent:
         return Intent("mask", lang)
     # "bigram", "2-gram", "三元模型", "二元（MLE）" — not "三元组"
     if re.search(r"[n\d]-?gram|bigram|trigram|unigram|[一二三]元\s*(?:语法|文法|模型|语言模型|model|[（(]|gram)|困惑度|perplexity|平滑|smoothing", bare) and (
-        re.search(r"[“\"「『'].+[”\"」』']", text) or re.search(r"打分|算|计算|score|概率|比较|compare|prob", t)
+        re.search(r"[“\"「『'].+[”\"」』']", text) or re.search(r"打.{0,2}分|评分|算|计算|score|概率|比较|compare|prob", t)
     ):
         return Intent("ngram", lang)
     if has_matrix:

@@ -277,14 +277,16 @@ _ASKS = re.compile(r"什么|为什么|为何|怎么|如何|哪|是否|区别|吗
 def trailing_data(text: str) -> str:
     """The data a request gives after its last colon, as students often type it instead of quoting:
     '用 bigram 给这句话打分：我 爱 你' → '我 爱 你'. '' when there is none, or when what follows the colon
-    is a question ("BERT 的 mask 策略：为什么是 80/10/10？", "…：MLM 和 NSP 有什么区别") or carries options
-    ("seed=1", a list)."""
+    is a question ("BERT 的 mask 策略：为什么是 80/10/10？", "…：MLM 和 NSP 有什么区别"), carries options
+    ("seed=1", a list) or has no words ("…：80/10/10")."""
     m = _TRAILING.search(text or "")
     if not m:
         return ""
     data = m.group("data").strip().rstrip("。.!！")
     if not data or data.endswith(("?", "？")) or re.search(r"[=\[\]{}]", data) or _ASKS.search(data):
         return ""
+    if not re.search(r"[A-Za-z\u4e00-\u9fff]", data):
+        return ""  # "BERT 的掩码策略：80/10/10" names numbers, not a sentence
     return data
 
 
