@@ -6,7 +6,7 @@ what the tutor says when the GPT's answer is malformed or not supported by the n
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from kb.chunking import split_sentences
 from kb.retriever import SearchResult
@@ -48,6 +48,8 @@ SHORT_QUESTION = 40
 # Chosen sentences at most this many sentences apart in their note are quoted with what lies between
 # them (fill_gaps): a list is never quoted with an item left out.
 MAX_GAP = 2
+# How an extractive answer opens, telling the student it is quoted, not written by the model.
+EXTRACTIVE_LABELS = {"zh": "根据课程笔记（检索摘录）：", "en": "From the course notes (extractive, quoted in the notes' language): "}
 
 
 def content_words(matched: set[str]) -> set[str]:
@@ -66,6 +68,11 @@ def clean_sentence(s: str) -> str:
     s = re.sub(r"^答[:：]\s*", "", s)
     s = re.sub(r"^(?:[-*>+]\s*|\d{1,2}[.、)）]\s*|\s+)+", "", s)  # list markers, not a leading number ("768 维")
     return s.strip()
+
+
+def note_sentences(text: str) -> list[str]:
+    """A note's sentences as answers quote them (clean_sentence), in order, fragments under 6 chars left out."""
+    return [c for c in (clean_sentence(x) for x in split_sentences(text)) if len(c) >= 6]
 
 
 def word_weights(question: str, idf: Mapping[str, float] | None) -> dict[str, float]:
@@ -167,12 +174,10 @@ def extractive_answer(
             paragraphs.append((r, [s]))
     quoted = {s for s, _ in picked}
     for k, (r, sentences) in enumerate(paragraphs):
-        in_order = [c for c in (clean_sentence(x) for x in split_sentences(r.text)) if len(c) >= 6]
-        filled = fill_gaps(sentences, in_order, quoted - set(sentences))
+        filled = fill_gaps(sentences, note_sentences(r.text), quoted - set(sentences))
         quoted |= set(filled)
         paragraphs[k] = (r, [x if x[-1] in "。！？.!?" else x + "。" for x in filled])
-    label = "根据课程笔记（检索摘录）：" if language == "zh" else "From the course notes (extractive, quoted in the notes' language): "
-    return label + join_cited([(r.citation, " ".join(sentences)) for r, sentences in paragraphs]), cited
+    return EXTRACTIVE_LABELS["zh" if language == "zh" else "en"] + join_cited([(r.citation, " ".join(sentences)) for r, sentences in paragraphs]), cited
 
 
 def join_cited(paragraphs: list[tuple[str, str]]) -> str:

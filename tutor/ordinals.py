@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from tutor.agent.prompt import ANSWER_LEADS
+from tutor.extractive import EXTRACTIVE_LABELS
 from tutor.intent import language_of, topic_of
 from tutor.schema import CITATION
 
@@ -31,7 +33,7 @@ _ONE_ANOTHER = re.compile(r"(?:另)?一(?:个|种)(?:叫做|叫|是|就是)\s*([
 _MARKED = re.compile(rf"(?:第(?P<a>[{_NUM}])(?:{_MEASURE})?|(?P<b>[{_NUM}])是)[，,：:、\s]*(?P<text>[^。；;]{{2,60}})")
 _FIRST_NEXT_LAST = [re.compile(p) for p in (r"首先[，,]?\s*([^。；;，,]{2,40})", r"其次[，,]?\s*([^。；;，,]{2,40})", r"最后[，,]?\s*([^。；;，,]{2,40})")]
 # how a concept answer opens (the model's lead or the extractive fallback's label): not part of a list
-_LEAD = re.compile(r"^\s*(?:根据课程笔记[^：:\n]{0,12}[：:]|(?:According to|From) the course notes[^:\n]{0,60}:)\s*")
+_LEADS = [ANSWER_LEADS["concept_zh"], ANSWER_LEADS["concept_en"], *EXTRACTIVE_LABELS.values()]
 MAX_ITEM_CHARS = 40
 
 
@@ -86,7 +88,8 @@ def list_items(answer: str) -> list[str]:
     """The items an answer lists, in order ([] when it lists none): the first list announced in one
     sentence ("采用了两个预训练任务，即 A 和 B"), else items introduced one by one ("一个叫做 A，一个叫做 B",
     "一是 A，二是 B", "第一…第二…", "首先…其次…最后…"). An announced count must match the items found."""
-    text = _LEAD.sub("", CITATION.sub("", answer or "")).replace("**", "")
+    text = CITATION.sub("", answer or "").strip()
+    text = next((text[len(lead.strip()) :] for lead in _LEADS if text.startswith(lead.strip())), text).replace("**", "")
     for pattern in (_COUNTED, _BARE):  # a list whose count is announced first
         for m in pattern.finditer(text):
             items = _split(m.group("list"))

@@ -13,9 +13,8 @@ from pydantic import BaseModel, Field
 
 from kb.retriever import Retriever, SearchResult
 from tutor.agent.prompt import EVIDENCE_CHARS, EVIDENCE_RESULTS
-from kb.chunking import split_sentences
 from kb.text import tokenize
-from tutor.extractive import LIST_QUESTION, best_sentences, clean_sentence, fill_gaps
+from tutor.extractive import LIST_QUESTION, best_sentences, fill_gaps, note_sentences
 
 
 # A list question's answer runs over several sentences in a row, so its chosen sentences are followed
@@ -45,7 +44,7 @@ def evidence_blocks(
     blocks, answer_blocks = [], []
     shown: set[str] = set()  # overlapping transcript windows hold the same sentences: show each once
     for r in top:
-        in_order = [c for c in (clean_sentence(x) for x in split_sentences(r.text)) if len(c) >= 6]
+        in_order = note_sentences(r.text)
         sents = [s for s in chosen.get(r.id, []) if s not in shown]
         if not sents:  # this result's best sentence not shown yet; else its first new one
             ranked = [s for s, _ in best_sentences(query, [r], max_sentences=4, idf=idf)]
