@@ -392,3 +392,35 @@ def test_a_followups_search_opens_with_the_conversation_topic(tok):
     assert c.allowed(topic + question) == {tok.eos_id}
     # without topics the question alone is the input, as before
     assert WholeCopyConstraint([question], tok.eos_id, lead_first=True).allowed([]) == {question[0]}
+
+
+def test_a_retried_first_step_takes_the_forced_tools_thought_and_name(tok):
+    """A retry after the model called the wrong tool: the first step's thought is that tool's trained
+    phrasing, and only that tool's name can follow <|action|>."""
+    from tutor.agent.prompt import DEMO_THOUGHT, search_thought, thought_texts
+
+    assert thought_texts(["BERT"], "zh", True, "act", tool="mask") == [DEMO_THOUGHT["mask"]]
+    assert thought_texts(["BERT"], "zh", True, "act", tool="search_notes") == [search_thought("BERT", "zh")]
+    assert search_thought("BERT", "zh") in thought_texts(["BERT"], "zh", False, None, tool="mask")  # later steps are free
+    c = ToolNameConstraint(tok, ["search_notes"], policy="act")
+    assert c(0, tok.encode(f"{THOUGHT}想{ACTION}")) == {tok.encode("search_notes", allow_special=False)[0]}
+    assert walk(c, tok.encode(f"{THOUGHT}想{ACTION}mask{ACTION_INPUT}")) is not None
+
+
+def test_the_guard_names_the_tool_a_wrong_tool_turn_needs():
+    from tutor.agent.executor import AgentRun
+    from tutor.agent.guard import check_agent_answer
+    from tutor.intent import classify
+
+    mask_obs = "输入有误 / invalid input: BERT 掩码演示需要一个句子"
+    run = AgentRun(answer="根据课程笔记：有 80% 直接替换成 [MASK]。", steps=[
+        {"thought": "", "tool": "mask", "tool_input": "q", "observation": mask_obs, "artifact": {"ok": False}}])
+    v = check_agent_answer(run, classify("BERT 做掩码时有多少直接换成 [MASK]？"), "BERT 做掩码时有多少直接换成 [MASK]？")
+    assert not v.ok and v.retry_tool == "search_notes"
+    q = "给我看一个长度为 4 的因果掩码"
+    run = AgentRun(answer="打分结果：\nP = 0.5", steps=[
+        {"thought": "", "tool": "ngram", "tool_input": q, "observation": "P = 0.5", "artifact": {"ok": True}}])
+    v = check_agent_answer(run, classify(q), q)
+    assert not v.ok and v.retry_tool == "mask"
+    run = AgentRun(answer=None, stopped="time")
+    assert check_agent_answer(run, classify(q), q).retry_tool is None  # no answer is not a wrong tool

@@ -188,3 +188,24 @@ def test_a_number_followup_after_a_demo_runs_it_again_with_that_number(tutor):
     r = tutor.ask("长度 6 呢？", session_id=sid)
     assert [s.tool for s in r.steps if s.tool] == ["mask"]
     assert r.kind == "demo" and "n=6" in r.steps[0].observation and "n=4" not in r.steps[0].observation
+
+
+def test_a_wrong_tool_is_retried_once_with_the_tool_the_request_needs(tutor):
+    """The shipped model answers '[MASK]' in a concept question with the mask demo. The guard rejects
+    that; the turn is retried once with search_notes forced, and the model answers from the notes
+    (model-driven) instead of the extractive fallback. The trace keeps the model's first choice."""
+    r = tutor.ask("BERT 做掩码时，被选中的词里有多少直接换成 [MASK]？剩下的怎么处理？")
+    tools = [s.tool for s in r.steps if s.tool]
+    assert tools == ["mask", "search_notes"], tools
+    assert any("重试" in (s.thought or "") for s in r.steps)
+    assert r.model_driven and r.kind == "concept"
+    assert "80%" in r.answer and "10%" in r.answer
+
+
+def test_a_retried_demo_answer_opens_with_its_own_tools_lead(tutor):
+    """A demo request the model first sends to search_notes is retried with the mask tool; the answer's
+    lead names the mask result, not another tool's ('打分结果' is the n-gram lead)."""
+    r = tutor.ask("MLM 统计 stats：大规模随机掩码时各种处理方式的比例是多少？")
+    tools = [s.tool for s in r.steps if s.tool]
+    assert tools[-1] == "mask" and r.kind == "demo" and r.model_driven, tools
+    assert r.answer.startswith("掩码结果：") and "打分结果" not in r.answer

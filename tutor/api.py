@@ -164,19 +164,28 @@ class Tutor:
         # are put as asked, and the model's search opens with the conversation's topic
         topics = [topic] if topic and followup and not reading.ellipsis else []
         asked = reading.ellipsis or question
-        run = None
-        for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language):
-            if isinstance(item, StreamEvent) and item.type == "token":
-                continue  # the answer is released only after the grounding check below
-            if isinstance(item, (Step, StreamEvent)):
-                yield item
-            else:
-                run = item
         # a follow-up ("它有什么缺点？") is judged as the question it resolves to
-        verdict = check_agent_answer(run, classify(resolved) if intent.kind == "offtopic" and followup else intent, resolved)
-        if verdict.ok:
-            yield AskResult(answer=verdict.answer, sources=verdict.sources, kind=verdict.kind, model_driven=True)
-            return
+        judged = classify(resolved) if intent.kind == "offtopic" and followup else intent
+        tool = None
+        for attempt in range(2):
+            run = None
+            for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language, tool):
+                if isinstance(item, StreamEvent) and item.type == "token":
+                    continue  # the answer is released only after the grounding check below
+                if isinstance(item, (Step, StreamEvent)):
+                    yield item
+                else:
+                    run = item
+            verdict = check_agent_answer(run, judged, resolved)
+            if verdict.ok:
+                yield AskResult(answer=verdict.answer, sources=verdict.sources, kind=verdict.kind, model_driven=True)
+                return
+            if attempt or not verdict.retry_tool:
+                break
+            # the model called a tool this request cannot be answered with: one retry, that tool forced
+            tool = verdict.retry_tool
+            log.info("agent called the wrong tool (%s); retrying with %s", verdict.reason, tool)
+            yield StreamEvent(type="step", data=Step(thought=f"模型选错了工具（{verdict.reason}），限定用 {tool} 重试一次。/ The model picked the wrong tool; retrying once with {tool}.").model_dump(mode="json"))
         log.info("agent answer rejected (%s); using the rule path", verdict.reason)
         yield StreamEvent(type="step", data=Step(thought=f"模型的回答未通过检查（{verdict.reason}），改用检索摘录。/ The model's answer failed a check ({verdict.reason}); falling back.").model_dump(mode="json"))
         yield from self._rule_answer(reading)

@@ -21,7 +21,8 @@ from pydantic import PrivateAttr
 
 from models.data import ROLE_TOKENS, render_conversation
 from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, ASSISTANT, THOUGHT
-from tutor.agent.prompt import thought_texts
+from tutor.agent.parser import split_step
+from tutor.agent.prompt import ANSWER_LEADS, thought_texts
 from tutor.agent.search_tool import parse_evidence
 
 
@@ -43,6 +44,10 @@ turn_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar("tutor_
 # Extra copy sources for this turn: {"topics": [...] (conversation topics the tool input starts with),
 # "answer_texts": [...] (lead phrases and fixed refusals the answer may quote besides the observations)}.
 copy_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("tutor_copy_context", default=None)
+# The one tool the first step may call, or None for any: set when a turn is retried because the model
+# called a tool the request cannot be answered with (see tutor.api). The model still writes the input
+# and the answer.
+turn_tool: contextvars.ContextVar[str | None] = contextvars.ContextVar("tutor_turn_tool", default=None)
 
 
 # A step's thought is one short sentence in the fine-tuning data (~20 tokens); past this it is cut off.
@@ -294,7 +299,10 @@ class TutorGPTChat(BaseChatModel):
         # that shares a token with another ("[MASK]") cannot jump into the middle of it, and a table or
         # a comparison is never cut short
         lines = [ln + "\n" for o in observations for ln in o.splitlines() if ln.strip()] if observations and not any(parsed) else []
-        demo_leads = [t for t in extra if t.endswith("\n")] if lines else []  # "掩码结果：\n"…, not the concept leads
+        # "掩码结果：\n"…, not the concept leads; the lead of the tool that was called when it has one
+        called = [tool for m in messages if isinstance(m, AIMessage) for tool in [split_step(str(m.content))[1]] if tool]
+        own = ANSWER_LEADS.get(called[-1]) if called else None
+        demo_leads = [t for t in extra if t.endswith("\n") and own in (None, t)] if lines else []
         if whole:
             answer_sources = [enc(t) for t in [*leads, *blocks]]
         elif lines:
@@ -303,8 +311,9 @@ class TutorGPTChat(BaseChatModel):
             answer_sources = [enc(t) for t in [*observations, *extra]]
         first_step = not observations
         policy = turn_policy.get() if first_step else None
-        thoughts = thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy) if "language" in ctx else []
-        constraint = ToolNameConstraint(tok, self.tool_names, input_sources, answer_sources, policy,
+        forced = turn_tool.get() if first_step else None
+        thoughts = thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy, forced) if "language" in ctx else []
+        constraint = ToolNameConstraint(tok, [forced] if forced else self.tool_names, input_sources, answer_sources, policy,
                                         whole_answers=whole or bool(lines), n_leading=len(leads) if whole else len(demo_leads),
                                         thought_sources=[enc(t) for t in thoughts],
                                         min_answer_blocks=self.min_answer_blocks if whole else 0, ordered_answer=bool(lines),

@@ -22,7 +22,7 @@ from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from models.tokenizer import ANSWER
-from tutor.agent.chat_model import TutorGPTChat, copy_context, turn_policy
+from tutor.agent.chat_model import TutorGPTChat, copy_context, turn_policy, turn_tool
 from tutor.agent.parser import MALFORMED_OBSERVATION, TutorStepParser, split_step
 from tutor.agent.prompt import SYSTEM_PROMPT, TOOL_NAMES, answer_copy_texts, history_messages
 from tutor.agent.search_tool import search_evidence
@@ -149,14 +149,19 @@ class TutorAgent:
         policy: str | None = None,
         topics: list[str] | None = None,
         language: str | None = None,
+        tool: str | None = None,
     ) -> AgentRun:
         """One bounded ReAct turn. `policy` ("act" | "answer" | None) constrains the first step and
         `topics` (the conversation's subject) open the tool input — see chat_model. `language` ("zh" |
-        "en") of the answer's lead and refusals; by default the question's."""
+        "en") of the answer's lead and refusals; by default the question's. `tool`: the one tool the
+        first step may call (a retry after the model called one the request cannot use)."""
+        if tool is not None and tool not in TOOL_NAMES:
+            raise ValueError(f"unknown tool '{tool}'; expected one of {', '.join(TOOL_NAMES)}")
         t0 = time.perf_counter()
         sink: list = []
         token = _artifacts.set(sink)
-        policy_token = turn_policy.set(policy)
+        policy_token = turn_policy.set("act" if tool else policy)
+        tool_token = turn_tool.set(tool)
         language = language or language_of(question)
         copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language),
                                        "thought_topics": [t for t in dict.fromkeys([*(topics or []), topic_of(question)]) if t],
@@ -169,6 +174,7 @@ class TutorAgent:
         finally:
             _artifacts.reset(token)
             turn_policy.reset(policy_token)
+            turn_tool.reset(tool_token)
             copy_context.reset(copy_token)
         steps, malformed, art_i = [], 0, 0
         for action, observation in out.get("intermediate_steps", []):

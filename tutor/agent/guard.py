@@ -7,7 +7,9 @@ from the demo tool the request needs, and off-topic / injection turns must get a
 question the intent reading found no course term in may still be answered from the notes, but only
 when the notes found hold at least half of its content words ("How do I cook fried rice?" retrieves
 lecture text about NNLMs: that is not an answer, it is an off-topic question).
-Anything else is rejected with a reason, and the tutor falls back to its deterministic path.
+Anything else is rejected with a reason. A turn rejected because the model called a tool the request
+cannot be answered with names the tool it needs (`Verdict.retry_tool`): the tutor retries the turn
+once with that tool forced, then falls back to its deterministic path.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _DONE = object()
 MIN_CONTENT_CHARS = 12
 
 
-def run_agent_streaming(agent, question, history, policy, topics, language=None) -> Iterator[Step | StreamEvent | object]:
+def run_agent_streaming(agent, question, history, policy, topics, language=None, tool=None) -> Iterator[Step | StreamEvent | object]:
     q: queue.Queue = queue.Queue()
     out: dict = {}
 
@@ -37,7 +39,7 @@ def run_agent_streaming(agent, question, history, policy, topics, language=None)
 
     def work() -> None:
         try:
-            out["run"] = agent.run(question, history=history, on_event=on_event, policy=policy, topics=topics, language=language)
+            out["run"] = agent.run(question, history=history, on_event=on_event, policy=policy, topics=topics, language=language, tool=tool)
         except Exception as e:  # reported as a failed run; the tutor falls back
             out["error"] = e
         finally:
@@ -64,6 +66,7 @@ class Verdict:
     answer: str = ""
     kind: str = "concept"
     sources: list[Source] = field(default_factory=list)
+    retry_tool: str | None = None  # rejected for calling the wrong tool: the one the request needs
 
 
 def citations(text: str) -> list[Source]:
@@ -138,14 +141,17 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
         return Verdict(False, "refused a course question")
     if not run.steps:
         return Verdict(False, "answered without consulting a tool")
+    demo = intent.kind in ("attention", "ngram", "mask", "gpt_attention")
+    if demo and intent.kind not in tools:
+        return Verdict(False, f"the request needs the {intent.kind} tool, the model called {tools}", retry_tool=intent.kind)
+    if not demo and "search_notes" not in tools:
+        return Verdict(False, "a concept question needs search_notes", retry_tool="search_notes")
     observations = "\n".join(s["observation"] for s in run.steps)
     answer = tidy_quote(answer)
     body = _strip_lead(answer)
     if len(re.sub(r"\s", "", body)) < MIN_CONTENT_CHARS:
         return Verdict(False, "answer too short")
-    if intent.kind in ("attention", "ngram", "mask", "gpt_attention"):
-        if intent.kind not in tools:
-            return Verdict(False, f"the request needs the {intent.kind} tool, the model called {tools}")
+    if demo:
         step = next(s for s in run.steps if s["tool"] == intent.kind)
         if not (step.get("artifact") or {}).get("ok"):
             return Verdict(False, "the demo tool reported an input problem")
@@ -162,8 +168,6 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
             answer = "\n".join(lines[:-1])
         return Verdict(True, answer=answer, kind="demo")
     # concept answers: quoted from the notes; every quoted sentence is traced to the note it came from
-    if "search_notes" not in tools:
-        return Verdict(False, "a concept question needs search_notes")
     blocks = parse_evidence(observations)
     if intent.kind == "offtopic" and question and word_coverage(question, blocks) < MIN_WORD_COVERAGE:
         return Verdict(False, "no course term in the question and the notes found do not cover it")

@@ -63,11 +63,14 @@ def search_thought(topic: str, language: str) -> str:
     return SEARCH_THOUGHT[language].format(topic=topic or "这个问题")  # as in the fine-tuning data
 
 
-def thought_texts(topics: list[str], language: str, first_step: bool, policy: str | None) -> list[str]:
+def thought_texts(topics: list[str], language: str, first_step: bool, policy: str | None, tool: str | None = None) -> list[str]:
     """The thoughts a step may take: acting (a search about one of `topics` — the conversation's topic of a
     follow-up, the question's own — or a demo) unless the policy is "answer"; on the first step refusing
-    unless it is "act"; after an observation, answering from it."""
+    unless it is "act"; after an observation, answering from it. A first step that must call `tool` (a
+    retry) takes that tool's thought."""
     searches = list(dict.fromkeys(search_thought(t, language) for t in (topics or [""])))
+    if first_step and tool:
+        return searches if tool == "search_notes" else [DEMO_THOUGHT[tool]]
     acts = [*searches, *DEMO_THOUGHT.values()]
     if first_step:
         refuse = list(REFUSAL_THOUGHT.values())
