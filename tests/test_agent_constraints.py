@@ -272,6 +272,20 @@ def test_whole_quote_ends_only_after_the_minimum_number_of_blocks(tok):
     assert tok.eos_id in WholeCopyConstraint([lead, b1, b2], tok.eos_id, n_leading=1).allowed(lead + b1)
 
 
+def test_whole_quote_opens_with_the_named_block_then_the_model_orders_the_rest(tok):
+    """`opening`: a concept answer opens (after its lead) with the note retrieval ranked first; the model
+    used to open with any block (on 210 inspected answers it opened with the first block 107 times)."""
+    enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+    lead, b1, b2, b3 = enc("根据课程笔记："), enc("第一块说注意力。"), enc("第二块说位置编码。"), enc("第三块说掩码。")
+    c = WholeCopyConstraint([lead, b1, b2, b3], tok.eos_id, n_leading=1, min_sources=3, opening=1)
+    assert c.allowed([]) == {lead[0], b1[0]}
+    assert c.allowed(lead) == {b1[0]}  # not b2 or b3
+    assert c.allowed(lead + b1) == {b2[0], b3[0]}  # then any order
+    assert tok.eos_id in c.allowed(lead + b1 + b3 + b2)
+    free = WholeCopyConstraint([lead, b1, b2, b3], tok.eos_id, n_leading=1, min_sources=3)
+    assert free.allowed(lead) == {b1[0], b2[0], b3[0]}
+
+
 def test_sentence_choice_counts_a_name_once_and_prefers_the_kind_of_answer_asked_for():
     from kb.retriever import SearchResult
     from tutor.extractive import best_sentences

@@ -118,9 +118,11 @@ class WholeCopyConstraint:
     (sources used, source being copied, offset)), advanced one token per call."""
 
     def __init__(self, sources: Sequence[Sequence[int]], eos: int, max_tokens: int = 400, n_leading: int = 0,
-                 single: bool = False, min_sources: int = 0, ordered: bool = False, lead_first: bool = False):
+                 single: bool = False, min_sources: int = 0, ordered: bool = False, lead_first: bool = False,
+                 opening: int | None = None):
         """The first `n_leading` sources (lead phrases) may only open the copy, never follow another source
-        (`lead_first`: and the copy must open with one of them);
+        (`lead_first`: and the copy must open with one of them); `opening`: the first source copied after
+        the lead must be this one;
         `single`: the copy is exactly one source; `min_sources`: <|eos|> only once at least this many of
         the other sources (all of them when there are fewer) have been copied; `ordered`: after the lead,
         consecutive sources in their given order through the last one (the model picks where to start),
@@ -129,6 +131,7 @@ class WholeCopyConstraint:
         self.lead_first = lead_first and n_leading > 0
         self.single = single
         self.ordered = ordered
+        self.opening = opening
         self.min_sources = min(min_sources, len(sources) - n_leading)
         self.sources = [list(s) for s in sources]
         self.eos = eos
@@ -149,9 +152,11 @@ class WholeCopyConstraint:
         if self.single and used:
             return []
         last = max((j for j in used if j not in self.leading), default=None) if self.ordered else None
+        opened = any(j not in self.leading for j in used)
         return [j for j, s in enumerate(self.sources)
                 if s and j not in used and (not used or j not in self.leading) and (last is None or j == last + 1)
-                and (used or not self.lead_first or j in self.leading)]
+                and (used or not self.lead_first or j in self.leading)
+                and (self.opening is None or opened or j in self.leading or j == self.opening)]
 
     def allowed(self, typed: list[int]) -> set[int]:
         if len(typed) >= self.max_tokens:
@@ -189,12 +194,13 @@ class ToolNameConstraint:
       not produce;
     * `policy` "act" forbids <|answer|> in this step, "answer" forbids <|action|>;
     * `min_answer_blocks` (whole answers only): the answer may end only after that many evidence
-      blocks (all of them when there are fewer); the model still picks their order.
+      blocks (all of them when there are fewer); the model still picks their order, except that
+      `answer_opening` (whole answers only) names the source the answer must open with after its lead.
     """
 
     def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None,
                  whole_answers: bool = False, n_leading: int = 0, thought_sources=(), min_answer_blocks: int = 0,
-                 ordered_answer: bool = False, input_leads: int = 0):
+                 ordered_answer: bool = False, input_leads: int = 0, answer_opening: int | None = None):
         self.thought = tok.special_ids[THOUGHT]
         self.action = tok.special_ids[ACTION]
         self.action_input = tok.special_ids[ACTION_INPUT]
@@ -207,7 +213,7 @@ class ToolNameConstraint:
                                                min_sources=1 if input_leads else 0)
                            if input_sources else None)
         self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks,
-                                                ordered=ordered_answer)
+                                                ordered=ordered_answer, opening=answer_opening)
                             if whole_answers else
                             CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
         self.policy = policy
@@ -290,6 +296,8 @@ class TutorGPTChat(BaseChatModel):
         extra = ctx.get("leads", []) if observations else ctx.get("leads", []) + ctx.get("refusals", [])
         parsed = [parse_evidence(o) for o in observations]
         blocks = [text for p in parsed for _, text in p if text]
+        # the first block of the last search: the note retrieval ranked first opens a concept answer
+        last_search = sum(1 for p in parsed[:-1] for _, text in p if text) if parsed and parsed[-1] else None
         whole = bool(observations) and all(parsed)
         # After note searches the answer quotes whole evidence blocks — the concept lead first, then the
         # blocks the model picks, in its order (the shape of the fine-tuning answers); demo answers quote lines.
@@ -317,7 +325,8 @@ class TutorGPTChat(BaseChatModel):
                                         whole_answers=whole or bool(lines), n_leading=len(leads) if whole else len(demo_leads),
                                         thought_sources=[enc(t) for t in thoughts],
                                         min_answer_blocks=self.min_answer_blocks if whole else 0, ordered_answer=bool(lines),
-                                        input_leads=len(ctx.get("topics", [])))
+                                        input_leads=len(ctx.get("topics", [])),
+                                        answer_opening=len(leads) + last_search if whole and last_search is not None else None)
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
                 ids,
