@@ -1,4 +1,5 @@
-"""Cleaning raw notes before chunking: drop front matter, stray HTML tags and dead image links.
+"""Cleaning raw notes before chunking: drop front matter, stray HTML tags and dead image links, and
+the sentences the corpus manifest lists as errata (wrong statements the tutor must never quote).
 
 Fenced code blocks and $$…$$ formulas are left exactly as written; only prose outside them is touched.
 """
@@ -38,3 +39,29 @@ def clean_text(text: str) -> str:
         out.append(line.rstrip())
     cleaned = "\n".join(out)
     return re.sub(r"\n{3,}", "\n\n", cleaned).strip() + "\n"
+
+
+# A sentence ends at one of these (or at a line break); an erratum removes the whole sentence it is in.
+_SENTENCE_END = "。！？!?"
+
+
+def drop_errata(text: str, quotes: list[str]) -> tuple[str, list[str]]:
+    """(text without the sentences holding any of `quotes`, the quotes not found). An erratum is a
+    statement in the notes that is wrong (the manifest's `errata` of a file, each a verbatim quote with
+    the reason): the tutor must not retrieve or quote it. A quote that is no longer in the text is
+    returned, so a stale erratum is reported instead of silently doing nothing."""
+    missing: list[str] = []
+    for quote in quotes:
+        at = text.find(quote)
+        if not quote or at < 0:
+            missing.append(quote)
+            continue
+        while at >= 0:
+            start = max(text.rfind(c, 0, at) for c in _SENTENCE_END + "\n") + 1
+            ends = [i for i in (text.find(c, at + len(quote)) for c in _SENTENCE_END + "\n") if i >= 0]
+            end = min(ends) + 1 if ends else len(text)
+            if end <= len(text) and text[end - 1] == "\n":
+                end -= 1  # keep the line break: the next line is another paragraph
+            text = text[:start] + text[end:]
+            at = text.find(quote)
+    return text, missing

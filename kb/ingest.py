@@ -1,6 +1,7 @@
 """Ingestion: load → clean → chunk → embed → store, idempotently.
 
-Chunk ids are content hashes, so re-ingesting unchanged files changes nothing; a changed file's
+A file's errata in the corpus manifest (statements known to be wrong) are dropped before chunking, so
+the tutor never retrieves or quotes them. Chunk ids are content hashes, so re-ingesting unchanged files changes nothing; a changed file's
 stale chunks are deleted and its new ones added; chunks of files that disappeared from an ingested
 folder are removed. Every run converges the store to "exactly the chunks of these files", so an
 ingest killed half way is repaired by the next one. Bad files are skipped with one line each.
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from kb.chunking import Chunk, chunk_document, index_text_for
+from kb.clean import drop_errata
 from kb.embedder import Embedder
 from kb.loaders import LoadError, expand_paths, load_document
 from kb.store import ChunkStore
@@ -31,6 +33,7 @@ class IngestReport:
     unchanged: int = 0
     total: int = 0
     skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -44,6 +47,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "total": self.total,
             "skipped": self.skipped,
+            "warnings": self.warnings,
         }
 
 
@@ -55,6 +59,12 @@ def load_manifest(folder: Path) -> dict[str, dict]:
         except (OSError, json.JSONDecodeError):
             return {}
     return {}
+
+
+def errata_quotes(entry: dict) -> list[str]:
+    """The verbatim quotes of a manifest entry's `errata` ([{"quote": ..., "why": ...}]): statements in
+    that file known to be wrong, which are dropped before chunking (kb.clean.drop_errata)."""
+    return [e["quote"] for e in entry.get("errata", []) if isinstance(e, dict) and isinstance(e.get("quote"), str)]
 
 
 def chunk_files(files: list[Path], settings: Settings, report: IngestReport) -> list[tuple[Path, list[Chunk]]]:
@@ -72,8 +82,11 @@ def chunk_files(files: list[Path], settings: Settings, report: IngestReport) -> 
         folder = doc.path.parent
         if folder not in manifests:
             manifests[folder] = load_manifest(folder)
-        kind = manifests[folder].get(doc.source, {}).get("kind")
-        chunks = chunk_document(doc.source, doc.text, kind=kind, chunk_chars=settings.chunk_chars, overlap=settings.chunk_overlap)
+        entry = manifests[folder].get(doc.source, {})
+        kind = entry.get("kind")
+        text, stale = drop_errata(doc.text, errata_quotes(entry))
+        report.warnings.extend(f"{doc.source}: erratum not found in the text (stale manifest entry?): {q!r}" for q in stale)
+        chunks = chunk_document(doc.source, text, kind=kind, chunk_chars=settings.chunk_chars, overlap=settings.chunk_overlap)
         if not chunks:
             report.skipped.append(f"{f}: no text left after cleaning; expected prose or Markdown")
             continue

@@ -209,3 +209,14 @@ def test_a_retried_demo_answer_opens_with_its_own_tools_lead(tutor):
     tools = [s.tool for s in r.steps if s.tool]
     assert tools[-1] == "mask" and r.kind == "demo" and r.model_driven, tools
     assert r.answer.startswith("掩码结果：") and "打分结果" not in r.answer
+
+
+def test_a_concept_answer_opens_with_the_best_ranked_note_and_quotes_no_erratum(tutor):
+    """The smoke question: the answer opens with the 15 % / 80 / 10 / 10 passage that retrieval ranks
+    first (the model used to open with 001's passage on encoders), and 001's wrong claim that BERT and
+    GPT are both encoder models (an erratum in the corpus manifest) is never quoted."""
+    r = tutor.ask("BERT 预训练时会遮住多少比例的词？")
+    assert r.model_driven and r.kind == "concept"
+    first = r.answer.split("\n\n")[0]
+    assert "15%" in first and "80%" in first, first
+    assert "都是基于编码器的模型" not in r.answer

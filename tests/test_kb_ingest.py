@@ -133,3 +133,43 @@ def test_cli_search_errors(tmp_path):
     assert p.returncode == 2 and "unknown mode" in p.stderr
     p = run_cli("ingest", str(tmp_path / "nope"), env_extra=env)
     assert p.returncode == 1 and "no such file" in p.stderr
+
+
+def test_errata_sentences_are_dropped_and_stale_ones_reported():
+    from kb.clean import drop_errata
+
+    text = "第一句是对的。GPT 也由编码器组成，这是错的。第三句也对。\n下一段。\n"
+    out, missing = drop_errata(text, ["也由编码器组成", "不存在的话"])
+    assert out == "第一句是对的。第三句也对。\n下一段。\n" and missing == ["不存在的话"]
+    assert drop_errata("错的一行\n对的一行\n", ["错的"]) == ("\n对的一行\n", [])
+
+
+def test_the_manifests_errata_never_reach_the_index(settings, corpus_copy, embedder):
+    """A file's `errata` in the corpus manifest (wrong statements, each quoted with the reason) are not
+    chunked, so nothing can retrieve or quote them; a quote that is no longer in the file is a warning."""
+    manifest = json.loads((corpus_copy / "manifest.json").read_text(encoding="utf-8"))
+    name = "004_8f0b023b55e47a69.txt"
+    wrong = "fine-tuning是一种在特定标注数据集上进行模型权重微调的方法"
+    assert wrong in (corpus_copy / name).read_text(encoding="utf-8")
+    manifest[name]["errata"] = [{"quote": wrong, "why": "test"}, {"quote": "不在这份笔记里的话", "why": "stale"}]
+    (corpus_copy / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    r = ingest([corpus_copy], settings, embedder=embedder)
+    texts = [c.text for c in ChunkStore(settings).all()]
+    assert texts and not any(wrong in t for t in texts)
+    assert any("Instruction tuning" in t for t in texts)  # the rest of that answer stays
+    assert len(r.warnings) == 1 and "不在这份笔记里的话" in r.warnings[0] and r.ok
+
+
+def test_the_shipped_errata_are_all_found_and_never_indexed(ingested_settings):
+    from kb.clean import drop_errata
+    from kb.ingest import errata_quotes, load_manifest
+    from tutor.config import KB_PACKAGE_DIR
+
+    corpus = KB_PACKAGE_DIR / "corpus"
+    manifest = load_manifest(corpus)
+    quotes = [q for entry in manifest.values() for q in errata_quotes(entry)]
+    assert quotes and all(e.get("why") for entry in manifest.values() for e in entry.get("errata", []))
+    for name, entry in manifest.items():
+        assert drop_errata((corpus / name).read_text(encoding="utf-8"), errata_quotes(entry))[1] == [], name
+    texts = [c.text for c in ChunkStore(ingested_settings).all()]
+    assert not [q for q in quotes if any(q in t for t in texts)]

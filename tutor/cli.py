@@ -86,6 +86,8 @@ def ingest(
             bar.close()
     for line in report.skipped:
         typer.secho(f"跳过 / skipped: {line}", err=True, fg=typer.colors.YELLOW)
+    for line in report.warnings:
+        typer.secho(f"注意 / warning: {line}", err=True, fg=typer.colors.YELLOW)
     if as_json:
         print_json(report.to_dict())
     else:
