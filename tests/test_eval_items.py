@@ -207,14 +207,14 @@ def test_evaluation_set_lines_are_plain_json_objects():
 
 
 def test_every_held_out_set_is_valid_and_disjoint_from_dev():
-    """heldout, heldout2a/2b, heldout3 and heldout4 load without a bad line, cite only real note files, use ids
+    """heldout, heldout2a/2b, heldout3, heldout4 and heldout5 load without a bad line, cite only real note files, use ids
     of their own and ask no dev question. (Blind sets may share a question with each other: both
     authors may quote a student question printed in the notes.) Failures report counts only, so a
     failing run does not show a blind set's questions."""
     corpus = {p.name for p in (KB_PACKAGE_DIR / "corpus").glob("*.txt")}
     seen_ids = {i.id for i in _set("dev.jsonl")}
     dev_q = {q.strip() for i in _set("dev.jsonl") for q in i.messages}
-    for name in ("heldout.jsonl", "heldout2a.jsonl", "heldout2b.jsonl", "heldout3.jsonl", "heldout4.jsonl"):
+    for name in ("heldout.jsonl", "heldout2a.jsonl", "heldout2b.jsonl", "heldout3.jsonl", "heldout4.jsonl", "heldout5.jsonl"):
         items = _set(name)
         ids = {i.id for i in items}
         unknown_notes = len({s for i in items for s in i.expect_source or []} - corpus)
