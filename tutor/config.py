@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         le=5,
         description=(
             "A concept answer quotes at least this many of the search's evidence blocks (all of them when "
-            "fewer; the model picks the order); 0 lets the tutor GPT decide where to stop. On eval/dev.jsonl: "
+            "fewer; it opens with the first-ranked note, the model orders the rest); 0 lets the tutor GPT decide where to stop. On eval/dev.jsonl: "
             "3 → 83.2 % pass, 2 → 73.3 %, 0 → 70.3 %."
         ),
     )
