@@ -1,9 +1,9 @@
 """Ingestion: load → clean → chunk → embed → store, idempotently.
 
 A file's errata in the corpus manifest (statements known to be wrong) are dropped before chunking, so
-the tutor never retrieves or quotes them. Chunk ids are content hashes, so re-ingesting unchanged files changes nothing; a changed file's
-stale chunks are deleted and its new ones added; chunks of files that disappeared from an ingested
-folder are removed. Every run converges the store to "exactly the chunks of these files", so an
+the tutor never retrieves or quotes them. Chunk ids are content hashes, so re-ingesting unchanged
+files changes nothing; a changed file's stale chunks are deleted and its new ones added; chunks of
+files that disappeared from an ingested folder are removed. Every run converges the store to "exactly the chunks of these files", so an
 ingest killed half way is repaired by the next one. Bad files are skipped with one line each.
 """
 
