@@ -60,7 +60,7 @@ def drop_errata(text: str, quotes: list[str]) -> tuple[str, list[str]]:
             start = max(text.rfind(c, 0, at) for c in _SENTENCE_END + "\n") + 1
             ends = [i for i in (text.find(c, at + len(quote)) for c in _SENTENCE_END + "\n") if i >= 0]
             end = min(ends) + 1 if ends else len(text)
-            if end <= len(text) and text[end - 1] == "\n":
+            if text[end - 1] == "\n":
                 end -= 1  # keep the line break: the next line is another paragraph
             text = text[:start] + text[end:]
             at = text.find(quote)

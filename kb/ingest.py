@@ -67,6 +67,11 @@ def errata_quotes(entry: dict) -> list[str]:
     return [e["quote"] for e in entry.get("errata", []) if isinstance(e, dict) and isinstance(e.get("quote"), str)]
 
 
+def without_errata(text: str, entry: dict) -> tuple[str, list[str]]:
+    """(a file's text without the errata its manifest `entry` lists, the quotes not found in it)."""
+    return drop_errata(text, errata_quotes(entry))
+
+
 def chunk_files(files: list[Path], settings: Settings, report: IngestReport) -> list[tuple[Path, list[Chunk]]]:
     out = []
     manifests: dict[Path, dict] = {}
@@ -84,7 +89,7 @@ def chunk_files(files: list[Path], settings: Settings, report: IngestReport) -> 
             manifests[folder] = load_manifest(folder)
         entry = manifests[folder].get(doc.source, {})
         kind = entry.get("kind")
-        text, stale = drop_errata(doc.text, errata_quotes(entry))
+        text, stale = without_errata(doc.text, entry)
         report.warnings.extend(f"{doc.source}: erratum not found in the text (stale manifest entry?): {q!r}" for q in stale)
         chunks = chunk_document(doc.source, text, kind=kind, chunk_chars=settings.chunk_chars, overlap=settings.chunk_overlap)
         if not chunks:

@@ -59,14 +59,13 @@ def base_model_dir() -> Path:
 
 
 def corpus_chunks(corpus: Path, chunk_chars: int = 400, overlap: int = 80) -> list[Chunk]:
-    from kb.clean import drop_errata
-    from kb.ingest import errata_quotes, load_manifest
+    from kb.ingest import load_manifest, without_errata
 
     manifest = load_manifest(corpus)
     chunks: list[Chunk] = []
     for f in sorted(corpus.glob("*.txt")) + sorted(corpus.glob("*.md")):
         kind = manifest.get(f.name, {}).get("kind")
-        text, _ = drop_errata(f.read_text(encoding="utf-8"), errata_quotes(manifest.get(f.name, {})))
+        text, _ = without_errata(f.read_text(encoding="utf-8"), manifest.get(f.name, {}))
         chunks.extend(chunk_document(f.name, text, kind=kind, chunk_chars=chunk_chars, overlap=overlap))
     return chunks
 
