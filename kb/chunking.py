@@ -18,7 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from kb.clean import clean_text
+from kb.clean import add_glosses, clean_text
 
 HEADING_SEP = " › "
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -203,8 +203,11 @@ def chunk_document(
     kind: str | None = None,
     chunk_chars: int = 400,
     overlap: int = 80,
+    glosses: list[tuple[list[str], str]] | None = None,
 ) -> list[Chunk]:
-    """Clean and chunk one document. `kind` is 'qa', 'notes' or 'transcript' (detected when None)."""
+    """Clean and chunk one document. `kind` is 'qa', 'notes' or 'transcript' (detected when None).
+    `glosses` (kb.clean.add_glosses) are written into each chunk after chunking, so glossing a file
+    never moves its chunk boundaries."""
     text = clean_text(raw_text)
     shape = detect_shape(text)
     if kind is None:
@@ -220,6 +223,8 @@ def chunk_document(
         sentences = split_sentences(text)
         for piece in _pack(sentences, chunk_chars, overlap):
             pieces.append(("", piece.replace("\n", "")))
+    if glosses:
+        pieces = [(h, add_glosses(t, glosses)[0]) for h, t in pieces]
     seen: dict[str, int] = {}
     return [
         Chunk(id=_stable_id(source, f"{h}\n{t}", seen), source=source, heading=h, text=t, position=i, kind=kind)

@@ -1,5 +1,6 @@
-"""Cleaning raw notes before chunking: drop front matter, stray HTML tags and dead image links, and
-the sentences the corpus manifest lists as errata (wrong statements the tutor must never quote).
+"""Cleaning raw notes before chunking: drop front matter, stray HTML tags and dead image links, the
+sentences the corpus manifest lists as errata (wrong statements the tutor must never quote), and gloss
+the words the lecture's speech recogniser mis-heard with the course term ("Laura（即 LoRA）").
 
 Fenced code blocks and $$…$$ formulas are left exactly as written; only prose outside them is touched.
 """
@@ -64,4 +65,36 @@ def drop_errata(text: str, quotes: list[str]) -> tuple[str, list[str]]:
                 end -= 1  # keep the line break: the next line is another paragraph
             text = text[:start] + text[end:]
             at = text.find(quote)
+    return text, missing
+
+
+GLOSS_FORMAT = "{heard}（即{sep}{term}）"
+_LATIN = "A-Za-z"
+
+
+def gloss_text(term: str, heard: str) -> str:
+    """How a mis-heard word reads once glossed: "Laura（即 LoRA）", "大元模型（即大语言模型）"."""
+    return GLOSS_FORMAT.format(heard=heard, term=term, sep=" " if term[:1].isascii() else "")
+
+
+def add_glosses(text: str, glosses: list[tuple[list[str], str]]) -> tuple[str, list[str]]:
+    """(text with every mis-heard form glossed with its course term, the forms not found). A gloss is
+    (the forms the transcript wrote, the term meant): the transcript's recogniser wrote "Laura" for LoRA
+    and 大元模型 for 大语言模型, and a student reading the quoted passage should see the right term next
+    to the wrong one. Forms match case-insensitively and not inside a longer Latin word ("Ora" is not
+    glossed in "coral"); an occurrence already glossed is left alone, so glossing twice changes nothing.
+    A form that is not in the text is returned, so a stale gloss is reported instead of silently doing
+    nothing."""
+    missing: list[str] = []
+    for forms, term in glosses:
+        for heard in forms:
+            if not heard or not term:
+                missing.append(heard)
+                continue
+            left = f"(?<![{_LATIN}])" if heard[0].isascii() and heard[0].isalpha() else ""
+            right = f"(?![{_LATIN}])" if heard[-1].isascii() and heard[-1].isalpha() else ""
+            pattern = re.compile(f"{left}{re.escape(heard)}{right}(?!（即)", re.I)  # not one already glossed
+            text, n = pattern.subn(lambda m: gloss_text(term, m.group(0)), text)
+            if n == 0 and not re.search(f"{left}{re.escape(heard)}{right}", text, re.I):
+                missing.append(heard)
     return text, missing

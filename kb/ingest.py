@@ -1,7 +1,8 @@
 """Ingestion: load → clean → chunk → embed → store, idempotently.
 
 A file's errata in the corpus manifest (statements known to be wrong) are dropped before chunking, so
-the tutor never retrieves or quotes them. Chunk ids are content hashes, so re-ingesting unchanged
+the tutor never retrieves or quotes them, and its glosses (words the transcript mis-heard) are written
+next to the mis-heard words ("Laura（即 LoRA）"), so every quote shows the course term. Chunk ids are content hashes, so re-ingesting unchanged
 files changes nothing; a changed file's stale chunks are deleted and its new ones added; chunks of
 files that disappeared from an ingested folder are removed. Every run converges the store to "exactly the chunks of these files", so an
 ingest killed half way is repaired by the next one. Bad files are skipped with one line each.
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from kb.chunking import Chunk, chunk_document, index_text_for
-from kb.clean import drop_errata
+from kb.clean import add_glosses, drop_errata
 from kb.embedder import Embedder
 from kb.loaders import LoadError, expand_paths, load_document
 from kb.store import ChunkStore
@@ -67,9 +68,25 @@ def errata_quotes(entry: dict) -> list[str]:
     return [e["quote"] for e in entry.get("errata", []) if isinstance(e, dict) and isinstance(e.get("quote"), str)]
 
 
-def without_errata(text: str, entry: dict) -> tuple[str, list[str]]:
-    """(a file's text without the errata its manifest `entry` lists, the quotes not found in it)."""
-    return drop_errata(text, errata_quotes(entry))
+def glosses_of(entry: dict) -> list[tuple[list[str], str]]:
+    """A manifest entry's `glosses` ([{"heard": [...], "term": ...}]): the forms the lecture's speech
+    recogniser wrote for a course term ("Laura" for LoRA), glossed with the term (kb.clean.add_glosses)."""
+    out = []
+    for g in entry.get("glosses", []):
+        if isinstance(g, dict) and isinstance(g.get("term"), str) and isinstance(g.get("heard"), list):
+            out.append(([h for h in g["heard"] if isinstance(h, str)], g["term"]))
+    return out
+
+
+def edited_text(text: str, entry: dict) -> tuple[str, list[str]]:
+    """(a file's text without the errata its manifest `entry` lists, and a warning for each erratum or
+    mis-heard form to gloss that is no longer in the text). The glosses themselves are written in by
+    chunk_document, chunk by chunk."""
+    text, stale = drop_errata(text, errata_quotes(entry))
+    unseen = add_glosses(text, glosses_of(entry))[1]
+    return text, [f"erratum not found in the text (stale manifest entry?): {q!r}" for q in stale] + [
+        f"mis-heard form to gloss not found in the text (stale manifest entry?): {h!r}" for h in unseen
+    ]
 
 
 def chunk_files(files: list[Path], settings: Settings, report: IngestReport) -> list[tuple[Path, list[Chunk]]]:
@@ -89,9 +106,11 @@ def chunk_files(files: list[Path], settings: Settings, report: IngestReport) -> 
             manifests[folder] = load_manifest(folder)
         entry = manifests[folder].get(doc.source, {})
         kind = entry.get("kind")
-        text, stale = without_errata(doc.text, entry)
-        report.warnings.extend(f"{doc.source}: erratum not found in the text (stale manifest entry?): {q!r}" for q in stale)
-        chunks = chunk_document(doc.source, text, kind=kind, chunk_chars=settings.chunk_chars, overlap=settings.chunk_overlap)
+        text, warnings = edited_text(doc.text, entry)
+        report.warnings.extend(f"{doc.source}: {w}" for w in warnings)
+        chunks = chunk_document(
+            doc.source, text, kind=kind, chunk_chars=settings.chunk_chars, overlap=settings.chunk_overlap, glosses=glosses_of(entry)
+        )
         if not chunks:
             report.skipped.append(f"{f}: no text left after cleaning; expected prose or Markdown")
             continue

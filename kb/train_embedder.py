@@ -59,14 +59,14 @@ def base_model_dir() -> Path:
 
 
 def corpus_chunks(corpus: Path, chunk_chars: int = 400, overlap: int = 80) -> list[Chunk]:
-    from kb.ingest import load_manifest, without_errata
+    from kb.ingest import edited_text, glosses_of, load_manifest
 
     manifest = load_manifest(corpus)
     chunks: list[Chunk] = []
     for f in sorted(corpus.glob("*.txt")) + sorted(corpus.glob("*.md")):
-        kind = manifest.get(f.name, {}).get("kind")
-        text, _ = without_errata(f.read_text(encoding="utf-8"), manifest.get(f.name, {}))
-        chunks.extend(chunk_document(f.name, text, kind=kind, chunk_chars=chunk_chars, overlap=overlap))
+        entry = manifest.get(f.name, {})
+        text, _ = edited_text(f.read_text(encoding="utf-8"), entry)
+        chunks.extend(chunk_document(f.name, text, kind=entry.get("kind"), chunk_chars=chunk_chars, overlap=overlap, glosses=glosses_of(entry)))
     return chunks
 
 

@@ -95,3 +95,18 @@ def test_every_corpus_file_chunks_with_stable_unique_ids(name):
 
 def test_sentence_split_keeps_inequality_and_quotes():
     assert split_sentences("高频 != 重点。他说：“好！”然后走了") == ["高频 != 重点。", "他说：“好！”", "然后走了"]
+
+
+def test_glosses_are_written_into_chunks_without_moving_their_boundaries():
+    """Glossing the transcript's mis-heard words ("Laura（即 LoRA）") makes the text longer; it is done
+    chunk by chunk after chunking, so the chunks cover the same sentences with or without glosses."""
+    from kb.clean import add_glosses
+
+    name = "003_fcbbed103810d7cb.txt"
+    glosses = [(["Laura", "Ora"], "LoRA"), (["大元模型"], "大语言模型")]
+    plain = chunks_of(name)
+    glossed = chunks_of(name, glosses=glosses)
+    assert len(plain) == len(glossed) > 100
+    changed = [(p, g) for p, g in zip(plain, glossed) if p.text != g.text]
+    assert changed and all(add_glosses(p.text, glosses)[0] == g.text and p.id != g.id for p, g in changed)
+    assert any("Laura（即 LoRA）" in g.text for _, g in changed) and any("大元模型（即大语言模型）" in g.text for _, g in changed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -158,6 +159,47 @@ def test_the_manifests_errata_never_reach_the_index(settings, corpus_copy, embed
     assert texts and not any(wrong in t for t in texts)
     assert any("Instruction tuning" in t for t in texts)  # the rest of that answer stays
     assert len(r.warnings) == 1 and "不在这份笔记里的话" in r.warnings[0] and r.ok
+
+
+def test_mis_heard_words_are_glossed_with_the_course_term():
+    from kb.clean import add_glosses
+
+    glosses = [(["Laura", "Ora"], "LoRA"), (["大元模型"], "大语言模型"), (["没有这个词"], "X")]
+    text = "那么Laura这一类技术，Ora是一种方案，q lora 是量化版；coral 不是。大元模型的成本高。"
+    out, missing = add_glosses(text, glosses)
+    assert out == "那么Laura（即 LoRA）这一类技术，Ora（即 LoRA）是一种方案，q lora 是量化版；coral 不是。大元模型（即大语言模型）的成本高。"
+    assert missing == ["没有这个词"]
+    assert add_glosses(out, glosses)[0] == out  # glossing twice changes nothing
+
+
+def test_the_manifests_glosses_reach_the_index(settings, corpus_copy, embedder):
+    """A file's `glosses` in the corpus manifest (the forms the speech recogniser wrote for a course term)
+    are written next to every occurrence in the indexed text, so a quoted passage shows the right term;
+    a form that is no longer in the file is a warning."""
+    manifest = json.loads((corpus_copy / "manifest.json").read_text(encoding="utf-8"))
+    name = "004_8f0b023b55e47a69.txt"
+    assert "Instruction tuning" in (corpus_copy / name).read_text(encoding="utf-8")
+    manifest[name]["glosses"] = [{"heard": ["Instruction tuning", "不在这份笔记里的词"], "term": "指令微调"}]
+    (corpus_copy / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    r = ingest([corpus_copy], settings, embedder=embedder)
+    texts = [c.text for c in ChunkStore(settings).all() if c.metadata["source"] == name]
+    assert any("Instruction tuning（即指令微调）" in t for t in texts)
+    assert not any(re.search(r"Instruction tuning(?!（即指令微调）)", t) for t in texts)
+    assert len(r.warnings) == 1 and "不在这份笔记里的词" in r.warnings[0] and r.ok
+
+
+def test_the_shipped_glosses_are_all_found_and_indexed(ingested_settings):
+    from kb.ingest import edited_text, glosses_of, load_manifest
+    from tutor.config import KB_PACKAGE_DIR
+
+    corpus = KB_PACKAGE_DIR / "corpus"
+    manifest = load_manifest(corpus)
+    assert any(glosses_of(entry) for entry in manifest.values())
+    for name, entry in manifest.items():
+        assert edited_text((corpus / name).read_text(encoding="utf-8"), entry)[1] == [], name
+    texts = "\n".join(c.text for c in ChunkStore(ingested_settings).all())
+    assert "Laura（即 LoRA）是通过小矩阵来替代大矩阵" in texts and "大元模型（即大语言模型）" in texts
+    assert not re.search(r"Laura(?!（即 LoRA）)", texts)
 
 
 def test_the_shipped_errata_are_all_found_and_never_indexed(ingested_settings):
