@@ -163,6 +163,20 @@ def test_reference_with_the_project_embedder(embedder):
     assert same.passed is True and same.reference_similarity > 0.95  # the citation is stripped first
     other = score_item(item(reference=ref), result("n-gram 模型基于马尔可夫假设，一个词只依赖前面几个词。"), similarity=sim)
     assert other.passed is False and other.reference_similarity < same.reference_similarity
+    assert "first" not in same.checks[0].detail
+
+
+def test_reference_says_when_the_answer_is_longer_than_the_embedder_reads(embedder):
+    """The embedding model reads 256 tokens: what a long answer says after them cannot count, and the
+    check's detail says so (a failing `reference` on a long answer is about its opening)."""
+    sim = EmbeddingSimilarity(embedder)
+    ref = "ChatGPT 分三步训练：有监督微调 SFT，训练奖励模型，再用 PPO 强化学习。"
+    filler = "n-gram 模型基于马尔可夫假设，一个词只依赖前面几个词。" * 12
+    late = score_item(item(reference=ref), result(filler + ref), similarity=sim)
+    early = score_item(item(reference=ref), result(ref + filler), similarity=sim)
+    assert "read only the answer's first 256 tokens" in late.checks[0].detail
+    assert early.reference_similarity > late.reference_similarity
+    assert late.reference_similarity == pytest.approx(sim(filler, ref), abs=0.02)  # the reference at the end was not read
 
 
 def test_max_latency_uses_the_measured_latency():

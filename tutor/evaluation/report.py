@@ -341,7 +341,7 @@ def render_markdown(records: list[dict[str, Any]], metrics: dict[str, Any], plot
         "Pass rate = items whose every expectation passed / items with at least one expectation (crashes fail). "
         "Strings are matched case- and width-insensitively in the answer the student sees; refusals are read from the "
         "result's `kind` when it has one, else from the answer text; reference similarity is the cosine between the "
-        "answer and the reference with the project's embedding model (pass at `min_similarity`, default 0.4; it tells on-topic from off-topic answers, not right from wrong). "
+        "answer and the reference with the project's embedding model (pass at `min_similarity`, default 0.4; it tells on-topic from off-topic answers, not right from wrong; the model reads 256 tokens, so of a longer answer only the opening counts). "
         "Answer–context similarity compares an answer with what its retrieval step returned: a rough faithfulness signal, not a check. "
         "Latency is the wall-clock time of the last turn as the evaluator saw it. Per-item details: `results.jsonl`; all numbers: `metrics.json`."
     )
