@@ -72,7 +72,7 @@ GLOSS_FORMAT = "{heard}（即{sep}{term}）"
 _LATIN = "A-Za-z"
 
 
-def gloss_text(term: str, heard: str) -> str:
+def gloss_text(heard: str, term: str) -> str:
     """How a mis-heard word reads once glossed: "Laura（即 LoRA）", "大元模型（即大语言模型）"."""
     return GLOSS_FORMAT.format(heard=heard, term=term, sep=" " if term[:1].isascii() else "")
 
@@ -94,7 +94,7 @@ def add_glosses(text: str, glosses: list[tuple[list[str], str]]) -> tuple[str, l
             left = f"(?<![{_LATIN}])" if heard[0].isascii() and heard[0].isalpha() else ""
             right = f"(?![{_LATIN}])" if heard[-1].isascii() and heard[-1].isalpha() else ""
             pattern = re.compile(f"{left}{re.escape(heard)}{right}(?!（即)", re.I)  # not one already glossed
-            text, n = pattern.subn(lambda m: gloss_text(term, m.group(0)), text)
+            text, n = pattern.subn(lambda m: gloss_text(m.group(0), term), text)
             if n == 0 and not re.search(f"{left}{re.escape(heard)}{right}", text, re.I):
                 missing.append(heard)
     return text, missing

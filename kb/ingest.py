@@ -1,11 +1,13 @@
 """Ingestion: load → clean → chunk → embed → store, idempotently.
 
 A file's errata in the corpus manifest (statements known to be wrong) are dropped before chunking, so
-the tutor never retrieves or quotes them, and its glosses (words the transcript mis-heard) are written
-next to the mis-heard words ("Laura（即 LoRA）"), so every quote shows the course term. Chunk ids are content hashes, so re-ingesting unchanged
-files changes nothing; a changed file's stale chunks are deleted and its new ones added; chunks of
-files that disappeared from an ingested folder are removed. Every run converges the store to "exactly the chunks of these files", so an
-ingest killed half way is repaired by the next one. Bad files are skipped with one line each.
+the tutor never retrieves or quotes them, and its glosses (course terms the transcript mis-heard) are
+written next to the mis-heard words ("Laura（即 LoRA）"), so every quote shows the course term.
+
+Chunk ids are content hashes, so re-ingesting unchanged files changes nothing; a changed file's stale
+chunks are deleted and its new ones added; chunks of files that disappeared from an ingested folder
+are removed. Every run converges the store to "exactly the chunks of these files", so an ingest
+killed half way is repaired by the next one. Bad files are skipped with one line each.
 """
 
 from __future__ import annotations
