@@ -162,7 +162,7 @@ def _tutor(engine: str = "agent"):
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question. 问题。")],
-    session: Annotated[Optional[str], typer.Option("--session", help="Session id for follow-ups. 会话 ID。")] = None,
+    session: Annotated[Optional[str], typer.Option("--session", help="Continue this conversation (kept on disk between runs; the id is printed after each answer). 会话 ID：接着这个对话问。")] = None,
     engine: Annotated[str, typer.Option("--engine", help="agent | extractive")] = "agent",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -175,7 +175,20 @@ def ask(
         fail("empty question; expected some text, e.g. tutor ask \"什么是自注意力？\"")
     if len(question) > MAX_QUESTION_CHARS:
         fail(f"question too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})")
-    result = _tutor(engine).ask(question, session_id=session)
+    from tutor.session_files import SessionFileError, check_session_id, load_session, save_session
+
+    try:
+        if session is not None:
+            check_session_id(session)
+        tutor = _tutor(engine)
+        conversation = load_session(tutor.sessions, tutor.settings.data_dir, session or tutor.sessions.get(None).id)
+    except SessionFileError as e:
+        fail(str(e))
+    result = tutor.ask(question, session_id=conversation.id)
+    try:
+        save_session(conversation, tutor.settings.data_dir)
+    except OSError as e:
+        typer.secho(f"警告 / warning: the conversation was not saved, a follow-up with --session {conversation.id} will not know this turn ({e})", err=True)
     if as_json:
         print_json(result.to_dict())
         return
@@ -187,10 +200,20 @@ def ask(
 
 
 @app.command()
-def chat(engine: Annotated[str, typer.Option("--engine", help="agent | extractive")] = "agent") -> None:
+def chat(
+    engine: Annotated[str, typer.Option("--engine", help="agent | extractive")] = "agent",
+    saved: Annotated[Optional[str], typer.Option("--session", help="Continue, and keep on disk, the conversation of `tutor ask --session ID`. 接着这个已保存的对话。")] = None,
+) -> None:
     """A conversation in the terminal, answers streamed. 终端对话（流式输出）。Ctrl-D to quit."""
-    tutor = _tutor(engine)
-    session = tutor.sessions.get(None).id
+    from tutor.session_files import SessionFileError, check_session_id, load_session, save_session
+
+    try:
+        if saved is not None:
+            check_session_id(saved)
+        tutor = _tutor(engine)
+        session = load_session(tutor.sessions, tutor.settings.data_dir, saved).id if saved else tutor.sessions.get(None).id
+    except SessionFileError as e:
+        fail(str(e))
     typer.echo("课程助教已就绪，输入问题（Ctrl-D 退出，/new 开始新对话）。 / Ready — ask away (Ctrl-D quits, /new starts over).")
     while True:
         try:
@@ -201,7 +224,7 @@ def chat(engine: Annotated[str, typer.Option("--engine", help="agent | extractiv
         if not line.strip():
             continue
         if line.strip() == "/new":
-            session = tutor.sessions.get(None).id
+            session, saved = tutor.sessions.get(None).id, None  # a new conversation, not kept on disk
             typer.echo("（新对话 / new conversation）")
             continue
         printed = False
@@ -215,6 +238,11 @@ def chat(engine: Annotated[str, typer.Option("--engine", help="agent | extractiv
                 typer.echo(ev.data["text"], nl=False)
             elif ev.type == "final":
                 typer.echo("")
+        if saved:
+            try:
+                save_session(tutor.sessions.get(saved), tutor.settings.data_dir)
+            except OSError as e:
+                typer.secho(f"警告 / warning: the conversation was not saved ({e})", err=True)
 
 
 @app.command()
