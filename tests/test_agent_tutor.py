@@ -66,6 +66,21 @@ def test_followup_and_session_isolation(tutor):
     assert search and "BERT" in search[0].tool_input and "LSTM" not in search[0].tool_input
 
 
+@pytest.mark.parametrize("turns, third_query", [
+    (["什么是 BERT？", "它的预训练任务有哪些？", "那 GPT 呢？"], "GPT 它的预训练任务有哪些？"),
+    (["什么是 BERT？", "它的预训练任务有哪些？", "它有什么缺点？"], "BERT 预训练 它有什么缺点？"),
+    (["什么是 LoRA？", "它有什么优点？", "那 prompt tuning 呢？"], "prompt tuning 它有什么优点？"),
+])
+def test_a_follow_up_builds_on_the_previous_follow_up_as_understood(ingested_settings, turns, third_query):
+    """The second turn is remembered with its subject ("BERT 它的预训练任务有哪些？"), so a third turn keeps
+    it: before, "那 GPT 呢？" became "它的GPT任务有哪些？" and "它有什么缺点？" lost BERT."""
+    t = Tutor(ingested_settings, engine="extractive")
+    for q in turns[:-1]:
+        t.ask(q, session_id="three-turns")
+    r = t.ask(turns[-1], session_id="three-turns")
+    assert [s.tool_input for s in r.steps if s.tool == "search_notes"][:1] == [third_query]
+
+
 def test_bad_input_is_a_readable_reply(tutor):
     assert tutor.ask("").kind == "error"
     r = tutor.ask("长" * 2500)

@@ -126,8 +126,9 @@ class Tutor:
         for piece in _pieces(result.answer):
             yield StreamEvent(type="token", data={"text": piece})
         if result.kind != "error" or not self._validate(question):
-            # the previous question as understood: an ellipsis ("那 GPT-3 呢？") is stored rewritten
-            resolved = (reading.ellipsis if reading else "") or question
+            # the question as understood, so the next follow-up builds on it: an ellipsis ("那 GPT-3 呢？")
+            # stored rewritten, a pronoun follow-up with its subject ("BERT 它的预训练任务有哪些？")
+            resolved = (reading.resolved if reading else "") or question
             self.sessions.add_turn(session, Turn(question=question, answer=result.answer, resolved_question=resolved,
                                                  topic=topic_of(resolved) or _last_topic(session)))
         yield StreamEvent(type="final", data=result.to_dict())
