@@ -24,6 +24,10 @@ HEADING_SEP = " › "
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _NUMBERING = re.compile(r"^\s*(\d+(\.\d+)*[.、]?|[一二三四五六七八九十]+[、.])\s*")
+# A line just before a table, fenced block or $$ formula is that block's caption when it is short and
+# not a sentence with clauses: "1. BERT vs GPT 差异", "从上到下解释这张图的关键组成部分：", but not
+# "机器做翻译：就是`找对应关系`，是一个概率学上的问题", which goes on from the line before it.
+CAPTION = re.compile(r"[^，。；,;]{1,40}")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![”’\"」』）)=！？!?])|(?<=[。！？!?][”’\"」』）)])")
 
 
@@ -80,7 +84,8 @@ def detect_shape(text: str) -> str:
 
 def _blocks(body: str) -> list[str]:
     """Split a section body into packing units: whole fenced blocks, whole $$ formulas, whole tables,
-    and the sentences of ordinary paragraphs."""
+    and the sentences of ordinary paragraphs. A short line just before a block is its caption and stays
+    with it ("1. BERT vs GPT 差异" over the comparison table): alone, it made a chunk with nothing in it."""
     units: list[str] = []
     lines = body.split("\n")
     i = 0
@@ -91,33 +96,35 @@ def _blocks(body: str) -> list[str]:
             units.extend(split_sentences("\n".join(para)))
             para.clear()
 
+    def add_block(block: str) -> None:
+        caption = para.pop().strip() if para and CAPTION.fullmatch(para[-1].strip()) else ""
+        flush_para()
+        units.append(f"{caption}\n{block}" if caption else block)
+
     while i < len(lines):
         line = lines[i]
         stripped = line.strip()
         if _FENCE.match(line):
-            flush_para()
             j = i + 1
             while j < len(lines) and not _FENCE.match(lines[j]):
                 j += 1
-            units.append("\n".join(lines[i : j + 1]).strip())
+            add_block("\n".join(lines[i : j + 1]).strip())
             i = j + 1
             continue
         if stripped.startswith("$$"):
-            flush_para()
             j = i
             if not (stripped.endswith("$$") and len(stripped) > 2):
                 j = i + 1
                 while j < len(lines) and "$$" not in lines[j]:
                     j += 1
-            units.append("\n".join(lines[i : j + 1]).strip())
+            add_block("\n".join(lines[i : j + 1]).strip())
             i = j + 1
             continue
         if stripped.startswith("|"):
-            flush_para()
             j = i
             while j < len(lines) and lines[j].strip().startswith("|"):
                 j += 1
-            units.append("\n".join(lines[i:j]).strip())
+            add_block("\n".join(lines[i:j]).strip())
             i = j
             continue
         if not stripped:

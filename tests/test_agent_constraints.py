@@ -171,6 +171,21 @@ def test_a_bare_link_line_is_not_quoted():
     assert "2020 大语言模型" in text and "https://" not in text
 
 
+def test_a_table_is_quoted_by_its_rows_without_rule_line_or_padding():
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_text
+    from tutor.extractive import clean_sentence
+
+    assert clean_sentence("| -------- | --------------- | :---: |") == ""
+    assert clean_sentence("| 特性     | BERT            | GPT      |") == "| 特性 | BERT | GPT |"
+    table = ("BERT vs GPT 差异\n| 特性     | BERT                   | GPT                 |\n| -------- | ---------------------- | ------------------- |\n"
+             "| 训练方式 | 自编码（Autoencoding）   | 自回归（Autoregressive） |\n| 架构     | 基于Transformer的编码器 | 基于Transformer的解码器 |")
+    r = SearchResult("t", "002.txt", "BERT vs GPT", table, 1.0)
+    text = evidence_text("which one would you pick for generating articles", [r])
+    assert "---" not in text and "  " not in text
+    assert "| 训练方式 | 自编码（Autoencoding） | 自回归（Autoregressive） |" in text
+
+
 def test_evidence_shows_each_sentence_once_across_overlapping_windows():
     from kb.retriever import SearchResult
     from tutor.agent.search_tool import evidence_text

@@ -84,6 +84,22 @@ def test_code_blocks_formulas_and_tables_are_never_split():
             assert c.text.endswith("。")
 
 
+def test_a_short_caption_stays_with_its_table_or_code_block():
+    filler = "。".join(["这是一个很长的句子用来填充内容"] * 20) + "。"
+    table = "| 特性 | BERT | GPT |\n|---|---|---|\n" + "\n".join(f"| 特性{i} | 编码器{i} | 解码器{i} |" for i in range(30))
+    code = "```\n" + "\n".join(f"- 第 {i} 项" for i in range(40)) + "\n```"
+    body = (f"## 对比\n{filler}\n1. BERT vs GPT 差异\n{table}\n\n## 组成\n{filler}\n从上到下解释这张图的关键组成部分：\n{code}\n"
+            f"\n## 翻译\n人做翻译：人理解了这个词\n机器做翻译：就是找对应关系，是一个数学问题\n{code}\n")
+    chunks = chunk_document("x.md", body, chunk_chars=200)
+    assert not [c.text for c in chunks if len(c.text) < 30], "a caption was left as a chunk of its own"
+    assert any(c.text.startswith("1. BERT vs GPT 差异\n| 特性 |") for c in chunks)
+    assert any(c.text.startswith("从上到下解释这张图的关键组成部分：\n```") for c in chunks)
+    # a line that is a sentence with clauses is not a caption: it stays with the line before it
+    assert any("人做翻译：人理解了这个词\n机器做翻译：" in c.text for c in chunks)
+    for name in ("002_98be9b8eab6b81d4.txt",):
+        assert all(len(c.text) > 20 for c in chunks_of(name) if "BERT vs GPT" in c.heading)
+
+
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_every_corpus_file_chunks_with_stable_unique_ids(name):
     a = chunks_of(name)

@@ -16,6 +16,7 @@ MAX_SENTENCES = 4
 MAX_CHARS = 420
 _FENCE_LINE = re.compile(r"^\s*(```|~~~).*$", re.M)
 _BARE_URL = re.compile(r"<?https?://\S+?>?[。.]?")
+_TABLE_RULE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*")
 # A question asking for a list ("有哪几个阶段", "what are the three stages"): its answer is an
 # enumeration in the notes, and its evidence follows each chosen sentence further (search_tool).
 LIST_QUESTION = r"哪些|哪几|哪两|哪三|\bwhich\b|what are"
@@ -67,6 +68,8 @@ def clean_sentence(s: str) -> str:
         return ""
     s = re.sub(r"^答[:：]\s*", "", s)
     s = re.sub(r"^(?:[-*>+]\s*|\d{1,2}[.、)）]\s*|\s+)+", "", s)  # list markers, not a leading number ("768 维")
+    if s.startswith("|"):  # a table row: its rule line says nothing, its cell padding is layout
+        return "" if _TABLE_RULE.fullmatch(s) else re.sub(r"\s{2,}", " ", s)
     return s.strip()
 
 
