@@ -285,6 +285,7 @@ def fit(args: argparse.Namespace) -> dict:
     write_model_card(args.out)
     return info
 
+
 CARD_NAME = "README.md"
 
 

@@ -89,3 +89,14 @@ def test_cli_bad_session_id_and_unreadable_file_fail_clearly(ingested_settings):
     p = _ask(env, "什么是 BERT？", "--session", "cli-broken")
     assert p.returncode == 2 and "cannot be read" in p.stderr and "Traceback" not in p.stderr
     assert path.read_text(encoding="utf-8") == "{half a file"
+
+
+def test_cli_chat_continues_and_keeps_a_saved_conversation(ingested_settings):
+    env = {**os.environ, "TUTOR_DATA_DIR": str(ingested_settings.data_dir)}
+    assert _ask(env, "什么是 LoRA？", "--session", "cli-chat").returncode == 0
+    p = subprocess.run([sys.executable, "-m", "tutor.cli", "chat", "--session", "cli-chat", "--engine", "extractive"],
+                       input="它有什么优点？\n", capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    saved = json.loads(session_path(ingested_settings.data_dir, "cli-chat").read_text(encoding="utf-8"))
+    assert [t["question"] for t in saved["turns"]] == ["什么是 LoRA？", "它有什么优点？"]
+    assert saved["turns"][-1]["resolved_question"].startswith("LoRA")

@@ -159,6 +159,28 @@ def _tutor(engine: str = "agent"):
         fail(str(e))
 
 
+def _open_conversation(engine: str, session_id: str | None, tutor=None):
+    """(tutor, session id): the conversation `session_id` with the turns saved on disk, or a new one."""
+    from tutor.session_files import SessionFileError, check_session_id, load_session
+
+    try:
+        if session_id is not None:
+            check_session_id(session_id)
+        tutor = tutor or _tutor(engine)
+        return tutor, load_session(tutor.sessions, tutor.settings.data_dir, session_id or tutor.sessions.get(None).id).id
+    except SessionFileError as e:
+        fail(str(e))
+
+
+def _save_conversation(tutor, session_id: str) -> None:
+    from tutor.session_files import save_session
+
+    try:
+        save_session(tutor.sessions.get(session_id), tutor.settings.data_dir)
+    except OSError as e:
+        typer.secho(f"警告 / warning: the conversation was not saved, so `--session {session_id}` will not know this turn ({e})", err=True)
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question. 问题。")],
@@ -175,20 +197,9 @@ def ask(
         fail("empty question; expected some text, e.g. tutor ask \"什么是自注意力？\"")
     if len(question) > MAX_QUESTION_CHARS:
         fail(f"question too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})")
-    from tutor.session_files import SessionFileError, check_session_id, load_session, save_session
-
-    try:
-        if session is not None:
-            check_session_id(session)
-        tutor = _tutor(engine)
-        conversation = load_session(tutor.sessions, tutor.settings.data_dir, session or tutor.sessions.get(None).id)
-    except SessionFileError as e:
-        fail(str(e))
-    result = tutor.ask(question, session_id=conversation.id)
-    try:
-        save_session(conversation, tutor.settings.data_dir)
-    except OSError as e:
-        typer.secho(f"警告 / warning: the conversation was not saved, a follow-up with --session {conversation.id} will not know this turn ({e})", err=True)
+    tutor, session = _open_conversation(engine, session)
+    result = tutor.ask(question, session_id=session)
+    _save_conversation(tutor, session)
     if as_json:
         print_json(result.to_dict())
         return
@@ -205,15 +216,8 @@ def chat(
     saved: Annotated[Optional[str], typer.Option("--session", help="Continue, and keep on disk, the conversation of `tutor ask --session ID`. 接着这个已保存的对话。")] = None,
 ) -> None:
     """A conversation in the terminal, answers streamed. 终端对话（流式输出）。Ctrl-D to quit."""
-    from tutor.session_files import SessionFileError, check_session_id, load_session, save_session
-
-    try:
-        if saved is not None:
-            check_session_id(saved)
-        tutor = _tutor(engine)
-        session = load_session(tutor.sessions, tutor.settings.data_dir, saved).id if saved else tutor.sessions.get(None).id
-    except SessionFileError as e:
-        fail(str(e))
+    tutor, session = _open_conversation(engine, saved)
+    saved = session if saved else None
     typer.echo("课程助教已就绪，输入问题（Ctrl-D 退出，/new 开始新对话）。 / Ready — ask away (Ctrl-D quits, /new starts over).")
     while True:
         try:
@@ -227,6 +231,8 @@ def chat(
             session, saved = tutor.sessions.get(None).id, None  # a new conversation, not kept on disk
             typer.echo("（新对话 / new conversation）")
             continue
+        if saved:  # from disk again: an idle hour expires it from memory, and `tutor ask` may have added turns
+            _open_conversation(engine, saved, tutor)
         printed = False
         for ev in tutor.stream(line, session_id=session):
             if ev.type == "step" and ev.data.get("tool"):
@@ -239,10 +245,7 @@ def chat(
             elif ev.type == "final":
                 typer.echo("")
         if saved:
-            try:
-                save_session(tutor.sessions.get(saved), tutor.settings.data_dir)
-            except OSError as e:
-                typer.secho(f"警告 / warning: the conversation was not saved ({e})", err=True)
+            _save_conversation(tutor, saved)
 
 
 @app.command()
