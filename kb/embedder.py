@@ -31,7 +31,10 @@ class Embedder:
                 f"`python -m kb.train_embedder` or set TUTOR_EMBEDDING_MODEL to a local model folder"
             )
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # "Loading weights: 100%" on every `tutor ask` says nothing to a student
         try:
             import torch
 
@@ -41,6 +44,9 @@ class Embedder:
             )
         except Exception as e:
             raise EmbedderError(f"cannot load the embedding model at {self.path}: {e}") from None
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
         self._lock = threading.Lock()
         info = self.path / "MODEL_ID"
         self.name = info.read_text().strip() if info.is_file() else self.path.name

@@ -64,6 +64,7 @@ def test_cli_follow_up_in_a_later_run_is_understood(ingested_settings):
     p = _ask(env, "什么是 BERT？", "--session", "cli-followup")
     assert p.returncode == 0, p.stderr
     assert "session cli-followup" in p.stdout
+    assert "Loading weights" not in p.stderr  # the embedder loads without a progress bar
     p = _ask(env, "它的预训练任务有哪些？", "--session", "cli-followup", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
