@@ -453,3 +453,67 @@ def test_the_guard_names_the_tool_a_wrong_tool_turn_needs():
     assert not v.ok and v.retry_tool == "mask"
     run = AgentRun(answer=None, stopped="time")
     assert check_agent_answer(run, classify(q), q).retry_tool is None  # no answer is not a wrong tool
+
+
+@pytest.mark.parametrize(("question", "subject"), [
+    ("什么是 BERT？", "BERT"), ("GPT 是什么？", "GPT"), ("注意力机制是什么意思？", "注意力机制"), ("介绍一下 LoRA", "LoRA"),
+    ("What is an n-gram?", "n-gram"), ("啥是 embedding", "embedding"), ("MLM 是啥", "MLM"),
+    # not a 'what is X' question, or X is no single term
+    ("Transformer 为什么需要位置编码？", ""), ("BERT 提出的 Pre-train + Fine-tune 范式是什么意思？", ""), ("BERT 有什么缺点？", ""),
+])
+def test_a_what_is_question_names_its_subject(question, subject):
+    from tutor.extractive import definition_subject
+
+    assert definition_subject(question) == subject
+
+
+@pytest.mark.parametrize(("sentence", "subject", "expected"), [
+    ("BERT是一个双向的预训练模型，用于语言理解任务。", "BERT", True),
+    ("GPT则是一个单向的预训练模型，用于语言生成任务。", "GPT", True),
+    ("Transformer模型是基于注意力机制的架构。", "Transformer", True),
+    ("GPT（Generative Pre-trained Transformer）是一系列基于Transformer架构的预训练语言模型。", "GPT", True),
+    ("答案（D）：注意力机制是一种用于关注序列中不同部分的机制。", "注意力机制", True),
+    ("An n-gram is a sequence of n words.", "n-gram", True),
+    ("注意力机制（Attention Mechanism）是一种计算关联性的方法。", "attention", True),  # an English subject, Chinese notes
+    ("语言模型是一个概率分布。", "language model", True),
+    ("BERT是否会在未来超越GPT还无法确定。", "BERT", False),  # a question about BERT, not what it is
+    ("总体而言，BERT和GPT都是基于Transformer架构的。", "BERT", False),  # says what both are built on
+    ("自注意力机制是一种变体。", "注意力机制", False),  # another term that ends with the subject
+    ("我们没有在学习bert，我们在学习的是bert的思路。", "BERT", False),
+])
+def test_a_definition_sentence_opens_with_its_subject_and_is(sentence, subject, expected):
+    from tutor.extractive import defines
+
+    assert bool(defines(sentence, subject)) is expected
+
+
+def test_a_plain_definition_counts_more_than_another_statement_about_the_term():
+    from tutor.extractive import defines
+
+    assert defines("RNN是一种专门用于处理序列数据的神经网络。", "RNN") == 2
+    assert defines("A. 递归神经网络（RNN）：RNN是一种专门用于处理序列数据的神经网络。", "RNN") == 2  # after a label
+    assert defines("LoRA 指的是低秩适配。", "LoRA") == 2
+    assert defines("微调是教你开饭店的，这是两件事儿。", "微调") == 1
+    assert defines("而 RNN 是前后依赖的，学完一年级才能学二年级。", "RNN") == 1
+
+
+def test_a_what_is_answer_opens_with_the_note_that_defines_the_term():
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_blocks
+    from tutor.extractive import best_sentences, definition_first, extractive_answer
+
+    talk = SearchResult("t", "003.txt", "", "我们没有在学习bert，我们在学习的是bert的思路。bert的思路很重要。", 1.0)
+    both = SearchResult("b", "001.txt", "区别", "BERT和GPT都是基于Transformer架构的预训练语言模型。它们有一些区别。", 0.9)
+    definition = SearchResult("d", "001.txt", "", "它的结构很简单。BERT是一个双向的预训练模型，用于语言理解任务。", 0.8)
+    results = [talk, both, definition]
+    assert [r.id for r in definition_first("什么是 BERT？", results)] == ["d", "t", "b"]
+    assert definition_first("BERT 有什么缺点？", results) == results  # not a 'what is' question
+    assert definition_first("什么是 GPT？", results) == results  # nothing defines GPT: retrieval's order
+    plain = SearchResult("p", "003.txt", "", "BERT是我们今天的重点。", 1.1)
+    assert [r.id for r in definition_first("什么是 BERT？", [plain, *results])][:2] == ["d", "p"]  # 'BERT是一个' first
+    blocks, _ = evidence_blocks("什么是 BERT？", definition_first("什么是 BERT？", results))
+    assert blocks[0][1].startswith("BERT是一个双向的预训练模型")
+    answer, _ = extractive_answer("什么是 BERT？", definition_first("什么是 BERT？", results))
+    assert answer.split("：", 1)[1].startswith("BERT是一个双向的预训练模型")
+    # the definition is the best sentence even where retrieval ranked its note last
+    assert best_sentences("什么是 BERT？", results, max_sentences=1)[0][0].startswith("BERT是一个双向")

@@ -201,7 +201,7 @@ def test_smoke_set_is_a_small_subset_of_dev():
 
 
 def test_evaluation_set_lines_are_plain_json_objects():
-    for name in ("dev.jsonl", "heldout.jsonl", "smoke.jsonl"):
+    for name in ("dev.jsonl", "heldout.jsonl", "smoke.jsonl", "basics.jsonl"):
         for n, line in enumerate((EVAL_DIR / name).read_text(encoding="utf-8").splitlines(), 1):
             assert isinstance(json.loads(line), dict), f"{name}:{n}"
 
@@ -221,3 +221,16 @@ def test_every_held_out_set_is_valid_and_disjoint_from_dev():
         shared_ids, dev_questions = len(ids & seen_ids), sum(1 for i in items if i.question and i.question.strip() in dev_q)
         assert (len(items) >= 30, len(ids) == len(items), unknown_notes, shared_ids, dev_questions) == (True, True, 0, 0, 0), name
         seen_ids |= ids
+
+
+def test_the_basics_set_asks_what_each_course_term_is():
+    """eval/basics.jsonl: 'what is X' questions (the first thing a student asks), each one the tutor reads
+    as a definition question, none of them a dev question, every one with a fact to find."""
+    from tutor.extractive import definition_subject
+
+    items = _set("basics.jsonl")
+    dev_q = {q.strip() for i in _set("dev.jsonl") for q in i.messages}
+    assert len(items) >= 15 and len({i.id for i in items}) == len(items)
+    assert [i.id for i in items if not definition_subject(i.question or "")] == []
+    assert [i.id for i in items if (i.question or "").strip() in dev_q] == []
+    assert all(i.expect_any or i.expect_all for i in items)

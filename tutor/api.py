@@ -216,9 +216,9 @@ class Tutor:
 
     def _concept(self, question: str, lang: str) -> Iterator[Step | AskResult]:
         from kb.text import tokenize
-        from tutor.extractive import extractive_answer
+        from tutor.extractive import answer_results, extractive_answer
 
-        results = self.retriever.search(question, k=self.settings.top_k)
+        results = answer_results(self.retriever, question, self.settings.top_k)
         obs = "\n".join(f"{r.citation} {r.text[:200]}" for r in results[:3]) or "（没有找到 / nothing found）"
         yield Step(thought="先在课程笔记里检索相关内容。", tool="search_notes", tool_input=question, observation=obs)
         answer, cited = extractive_answer(question, results, lang, idf=self.retriever.idf(tokenize(question)))

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 
 from kb.chunking import split_sentences
 from kb.retriever import SearchResult
-from kb.text import tokenize
+from kb.text import TERM_PAIRS, normalize_terms, tokenize
 
 MAX_SENTENCES = 4
 MAX_CHARS = 420
@@ -49,6 +49,89 @@ SHORT_QUESTION = 40
 # Chosen sentences at most this many sentences apart in their note are quoted with what lies between
 # them (fill_gaps): a list is never quoted with an item left out.
 MAX_GAP = 2
+# "什么是 BERT？" / "BERT 是什么？" / "What is BERT?": a question asking what a term is. Its answer is the
+# notes' definition of the term ("BERT是一个双向的预训练模型，用于语言理解任务。"), which retrieval
+# often ranks below notes that only talk about the term (the transcript's "我们没有在学习bert…"): a
+# sentence that defines the question's subject gains DEFINITION_BONUS, and its note opens the answer
+# (definition_first). The subject is the question without the asking words, so "BERT 提出的 Pre-train +
+# Fine-tune 范式是什么意思？" asks about the paradigm and a definition of BERT gains nothing.
+_DEFINITION_ASK = re.compile(
+    r"^\s*(?:请|能|可以)?(?:你)?(?:简单)?(?:介绍|解释|讲|说)(?:一下|下)?|^\s*(?:什么|啥)(?:是|叫)|^\s*(?:what\s+(?:is|are)|what's|define)\s+(?:an?\s+|the\s+)?"
+    r"|(?:到底|究竟)?(?:是(?:个|一个)?(?:什么|啥)(?:东西|意思|概念)?|指(?:的是)?什么|(?:是)?什么意思|怎么理解)(?:呢|啊|呀)?\s*[？?。.!！]*\s*$",
+    re.I,
+)
+_SUBJECT_EDGE = re.compile(r"^[\s\"'“”‘’「」《》]+|[\s\"'“”‘’「」《》？?。.!！,，]+$")
+# What may stand between the subject and "是": a kind word ("Transformer模型是"), a parenthesised
+# expansion ("BERT（Bidirectional …）是"), a linking adverb ("GPT则是").
+_DEFINITION_TAIL = r"(?:\s*(?:模型|机制|架构|网络|技术|方法|算法))?(?:\s*[（(][^）)]{0,90}[）)])?\s*(?:则|其实|就|本身|又)?\s*"
+_DEFINITION_VERB = r"(?:是指|指的是|就是|是|指|\bis\b|\bare\b|\brefers?\s+to\b)(?!\s*(?:否|不是|什么|怎么|怎样|如何|哪|谁|为什么))"
+# "X是一种/一个/一类…", "X指…", "X is a…": says what kind of thing X is. A plain "X是…" may be one
+# ("Transformer模型是基于注意力机制的架构") or not ("微调是教你开饭店的", "而 RNN 是前后依赖的").
+_STRONG_DEFINITION = re.compile(r"^(?:是指|指的是|指|就是|是一(?:种|个|类|系列|项|套)|是两种|是基于|is an?\b|are\b|refers?\s+to\b)", re.I)
+DEFINITION_BONUS = 3.0
+# A 'what is X' question looks this deep in the ranking for the note that defines X ("What is BERT?"
+# finds 001's "BERT是一个双向的预训练模型" 11th; the answer still quotes the top results after it).
+DEFINITION_DEPTH = 15
+
+
+def definition_subject(question: str) -> str:
+    """The term a 'what is X' question asks about ('' for any other question): '什么是 BERT？' → 'BERT',
+    'What is an n-gram?' → 'n-gram', '注意力机制是什么？' → '注意力机制'."""
+    rest = _DEFINITION_ASK.sub("", question, count=2)
+    if rest == question:
+        return ""
+    rest = _SUBJECT_EDGE.sub("", rest)
+    return rest if 0 < len(rest) <= 24 and not re.search(r"[，。,;；？?]", rest) else ""
+
+
+def defines(sentence: str, subject: str) -> int:
+    """How plainly `sentence` states what `subject` is: 0 when it does not open with the subject (after a
+    label such as '答案（D）：' at most) followed by 是 / 指 / is; 2 for 'X是一种/一个…', 'X指…', 'X is
+    a…' ('BERT是一个双向的预训练模型…', 'GPT则是一个…'); 1 for another 'X是…'. 'BERT是否会超越GPT'
+    and '总体而言，BERT和GPT都是…' give 0."""
+    if not subject:
+        return 0
+    names = "|".join(r"[\s\-]*".join(re.escape(p) for p in re.split(r"[\s\-]+", n) if p) for n in subject_names(subject))
+    label = r"(?:[^，。,；;]{0,20}[:：]\s*|[^，。,；;\s]{0,6}\s+)?"
+    m = re.match(rf"^{label}\**\s*(?:{names})\**{_DEFINITION_TAIL}(?={_DEFINITION_VERB})", sentence, re.I)
+    if not m:
+        return 0
+    return 2 if _STRONG_DEFINITION.match(sentence[m.end():]) else 1
+
+
+def subject_names(subject: str) -> list[str]:
+    """The subject as the notes may name it: as asked, and for an English term its Chinese course term
+    ('language model' → 语言模型, 'attention' → 注意力), the notes being mostly Chinese."""
+    names = [subject]
+    if re.fullmatch(r"[A-Za-z][A-Za-z\s\-]*", subject):
+        names += re.findall(r"[\u4e00-\u9fff]+", normalize_terms(subject.lower()))
+        if subject.lower() in TERM_PAIRS:
+            names.append(TERM_PAIRS[subject.lower()])
+    return list(dict.fromkeys(names))
+
+
+def definition_first(question: str, results: list[SearchResult]) -> list[SearchResult]:
+    """`results` with the best-ranked one that defines the question's subject moved to the front, a plain
+    definition ('X是一种…') before any other 'X是…' (a 'what is X' question opens with the definition);
+    unchanged for other questions or when none does."""
+    subject = definition_subject(question)
+    if not subject:
+        return results
+    strength = [max((defines(s, subject) for s in note_sentences(r.text)), default=0) for r in results]
+    if not any(strength):
+        return results
+    i = strength.index(max(strength))
+    return [results[i]] + results[:i] + results[i + 1 :]
+
+
+def answer_results(retriever, question: str, k: int) -> list[SearchResult]:
+    """The notes a question is answered from: the retriever's top `k`; for a 'what is X' question, the
+    note that defines X (looked for among the top DEFINITION_DEPTH) first, then the top results."""
+    if not definition_subject(question):
+        return retriever.search(question, k=k)
+    return definition_first(question, retriever.search(question, k=max(k, DEFINITION_DEPTH)))[:k]
+
+
 # How an extractive answer opens, telling the student it is quoted, not written by the model.
 EXTRACTIVE_LABELS = {"zh": "根据课程笔记（检索摘录）：", "en": "From the course notes (extractive, quoted in the notes' language): "}
 
@@ -98,6 +181,7 @@ def best_sentences(
     weights = word_weights(question, idf)
     q = set(weights)
     wanted = [a for qp, a in ANSWER_TYPES if re.search(qp, question, re.I)]
+    subject = definition_subject(question)
     scored = []
     for ri, r in enumerate(results[:3]):
         heading_toks = set(tokenize(r.heading))
@@ -110,6 +194,8 @@ def best_sentences(
             if len(s) < 12 or (s.endswith(("？", "?")) and len(s) < SHORT_QUESTION):  # headings and questions: last
                 bonus -= 1.5
             bonus += CUE_BONUS * sum(1 for a in wanted if re.search(a, s, re.I))
+            if subject:
+                bonus += DEFINITION_BONUS * defines(s, subject) / 2
             scored.append((overlap + bonus, -ri, -si, s, r))
     scored.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
     picked: list[tuple[str, SearchResult]] = []

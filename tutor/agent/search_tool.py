@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from kb.retriever import Retriever, SearchResult
 from tutor.agent.prompt import EVIDENCE_CHARS, EVIDENCE_RESULTS
 from kb.text import tokenize
-from tutor.extractive import LIST_QUESTION, best_sentences, fill_gaps, note_sentences
+from tutor.extractive import LIST_QUESTION, answer_results, best_sentences, fill_gaps, note_sentences
 
 
 # A list question's answer runs over several sentences in a row, so its chosen sentences are followed
@@ -102,7 +102,7 @@ def search_evidence(retriever: Retriever, query: str, k: int = 5) -> tuple[str, 
     query = (query or "").strip()
     if not query:
         return "检索内容为空 / empty query: 请给出要检索的关键词。", {"ok": False, "results": []}
-    results = retriever.search(query[:500], k=k)
+    results = answer_results(retriever, query[:500], k)
     blocks, answer_blocks = evidence_blocks(query, results, retriever.idf(tokenize(query)))
     return render_evidence(blocks), {"ok": True, "results": [r.to_dict() for r in results], "answer_blocks": answer_blocks}
 
