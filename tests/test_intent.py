@@ -22,6 +22,8 @@ def test_everyday_words_are_not_course_terms(q):
 @pytest.mark.parametrize("q", [
     "Why can't RNNs be parallelized?", "RLAIF 是什么？", "为什么要除以根号 dk", "这门课讲什么",
     "What are transformers good at?", "Does AI need a GPU?",
+    # the English names of course terms the notes write in Chinese
+    "What is a language model?", "Why pre-train a model before fine-tuning it?", "How do neural networks learn word vectors?",
 ])
 def test_course_questions_stay_course_questions(q):
     assert classify(q).kind == "concept"
@@ -147,3 +149,15 @@ def test_ngram_requests_by_any_name_and_words_inside_quotes_are_data():
     assert classify("用 bigram 给“掩码让模型看不到后面的词”打分").kind == "ngram"
     assert classify("BERT 预训练是怎么遮词的？用“大 模型 需要 很多 数据”跑一下，seed=5").kind == "mask"
     assert classify("BERT 是怎么遮词的？").kind == "concept"
+
+
+@pytest.mark.parametrize(("question", "language"), [
+    ("什么是 BERT？", "zh"), ("什么是 In-context Learning？", "zh"), ("Encoder-Decoder Attention 算不算 Self-Attention？", "zh"),
+    ("SFT、fine-tuning 和 instruction tuning 有什么区别？", "zh"), ("用 this is a sentence 举例，bigram 会切出哪些词组？", "zh"),
+    ("What is BERT?", "en"), ("What is the difference between BERT and GPT?", "en"), ("What does 注意力 mean?", "en"),
+    ("BERT vs GPT?", "en"), ("Explain 注意力机制", "en"),
+])
+def test_a_chinese_question_around_english_terms_is_chinese(question, language):
+    from tutor.intent import language_of
+
+    assert language_of(question) == language
