@@ -68,18 +68,21 @@ def failure_mode(result: dict, retriever, notes: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("run_dir", type=Path, help="a `tutor eval --out` folder (results.jsonl)")
+    ap.add_argument("run_dir", type=Path, help="a `tutor eval --out` folder, or the results.jsonl in it")
     ap.add_argument("--items", type=Path, help="the item file, for --fact-at-k")
     ap.add_argument("--fact-at-k", action="store_true")
     ap.add_argument("--data-dir", type=Path)
     args = ap.parse_args(argv)
+    results_file = args.run_dir if args.run_dir.is_file() else args.run_dir / "results.jsonl"
+    if not results_file.is_file():
+        ap.error(f"no results at {results_file}: expected the --out folder of a `tutor eval` run, or its results.jsonl")
 
     from tutor.service import get_retriever
 
     settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()
     retriever = get_retriever(settings)
     notes = "\n".join(p.read_text(encoding="utf-8") for p in sorted(settings.corpus_dir.glob("*.txt")))
-    results = [json.loads(line) for line in (args.run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    results = [json.loads(line) for line in results_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     failed = [r for r in results if r.get("passed") is False]
     checks = Counter(tuple(sorted(c["name"] for c in r["checks"] if not c["passed"])) for r in failed)
     modes = Counter(failure_mode(r, retriever, notes) for r in failed if any(r["expected"].get(k) for k in ("expect_any", "expect_all", "expect_regex")))

@@ -43,3 +43,15 @@ def test_each_failure_is_named_by_where_the_fact_stops_appearing():
     assert efm.failure_mode(result(), fact_at(9), notes) == "in top-10 only"
     assert efm.failure_mode(result(), fact_at(12), notes) == "not in top-10"
     assert efm.failure_mode(result(), fact_at(12), "别的内容") == "not in the notes verbatim"
+
+
+def test_a_missing_run_is_one_usage_error_and_its_results_file_is_accepted(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        efm.main([str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2
+    assert "no results at" in capsys.readouterr().err
+    (tmp_path / "results.jsonl").write_text("", encoding="utf-8")
+    assert efm.main([str(tmp_path / "results.jsonl"), "--data-dir", str(tmp_path / "data")]) == 0
+    assert "0 items, 0 failed" in capsys.readouterr().out
