@@ -9,7 +9,7 @@ import re
 from collections.abc import Collection, Mapping
 
 from kb.chunking import split_sentences
-from kb.retriever import SearchResult
+from kb.retriever import Retriever, SearchResult
 from kb.text import TERM_PAIRS, normalize_terms, tokenize
 
 MAX_SENTENCES = 4
@@ -124,7 +124,7 @@ def definition_first(question: str, results: list[SearchResult]) -> list[SearchR
     return [results[i]] + results[:i] + results[i + 1 :]
 
 
-def answer_results(retriever, question: str, k: int) -> list[SearchResult]:
+def answer_results(retriever: Retriever, question: str, k: int) -> list[SearchResult]:
     """The notes a question is answered from: the retriever's top `k`; for a 'what is X' question, the
     note that defines X (looked for among the top DEFINITION_DEPTH) first, then the top results."""
     if not definition_subject(question):
