@@ -517,3 +517,31 @@ def test_a_what_is_answer_opens_with_the_note_that_defines_the_term():
     assert answer.split("：", 1)[1].startswith("BERT是一个双向的预训练模型")
     # the definition is the best sentence even where retrieval ranked its note last
     assert best_sentences("什么是 BERT？", results, max_sentences=1)[0][0].startswith("BERT是一个双向")
+
+
+def test_a_thought_without_a_topic_speaks_the_question_language():
+    from tutor.agent.prompt import search_thought
+
+    assert search_thought("", "en") == "The student asks about this question; search the notes first."
+    assert search_thought("", "zh") == "学生问的是这个问题，先检索课程笔记。"
+    assert search_thought("BERT", "en") == "The student asks about BERT; search the notes first."
+
+
+def test_reading_list_lines_come_last_unless_the_question_is_about_papers():
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_text
+    from tutor.extractive import extractive_answer, link_line
+
+    reading = "[Language Models are Few-Shot Learners](https://arxiv.org/pdf/2005.14165)"
+    assert link_line(reading) and link_line(f"{reading}。[Sparks of AGI](https://example.org/x)")
+    assert not link_line(f"GPT-3 的论文是 {reading}，2020 年发表。")  # a sentence that names a paper is kept
+    r = SearchResult("a", "002.txt", "GPT-3", f"{reading}\nGPT-3 是一个语言模型，有 1750 亿参数。", 1.0)
+    # a title that does not match the question is left out
+    assert "arxiv" not in extractive_answer("GPT-3 有多少参数？", [r])[0]
+    assert "arxiv" not in evidence_text("GPT-3 有多少参数？", [r])
+    # one that matches comes after the note's own sentences
+    answer = extractive_answer("What is a language model?", [r])[0]
+    assert answer.split("：", 1)[1].startswith("GPT-3 是一个语言模型")
+    # a question about papers quotes it without the penalty
+    assert "Few-Shot Learners" in extractive_answer("GPT-3 那篇论文叫什么名字？", [r])[0]
+    assert "Few-Shot Learners" in evidence_text("GPT-3 那篇论文叫什么名字？", [r])

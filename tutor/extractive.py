@@ -132,6 +132,18 @@ def answer_results(retriever: Retriever, question: str, k: int) -> list[SearchRe
     return definition_first(question, retriever.search(question, k=max(k, DEFINITION_DEPTH)))[:k]
 
 
+# A line of the notes that is only links ("[Language Models are Few-Shot Learners](https://…)") is a
+# line of a reading list. It answers a question about papers or reading ("GPT-3 那篇论文叫什么名字？"),
+# and may point another question to its article ("GPT-4 是什么样的架构？" → "[GPT-4 Architecture, …,
+# MoE](…)"), but mostly it is noise ("What is a language model?" opened with one, and "zero-shot、
+# one-shot、few-shot 有什么区别？" quoted the GPT-4 paper's title): outside a question about papers it
+# loses LINK_PENALTY in sentence choice, so only a title that matches the question well is quoted.
+_LINK_LINE = re.compile(r"(?:\s*\[[^\]]+\]\([^)]*\)\s*[。.,，;；、]?)+\s*")
+LINK_PENALTY = 1.5
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
+READING_QUESTION = re.compile(r"论文|文章|paper|阅读|reading|推荐|链接|\blinks?\b|出处|哪篇|参考资料|references?\b", re.I)
+
+
 # How an extractive answer opens, telling the student it is quoted, not written by the model.
 EXTRACTIVE_LABELS = {"zh": "根据课程笔记（检索摘录）：", "en": "From the course notes (extractive, quoted in the notes' language): "}
 
@@ -154,6 +166,11 @@ def clean_sentence(s: str) -> str:
     if s.startswith("|"):  # a table row: its rule line says nothing, its cell padding is layout
         return "" if _TABLE_RULE.fullmatch(s) else re.sub(r"\s{2,}", " ", s)
     return s.strip()
+
+
+def link_line(sentence: str) -> bool:
+    """Whether a (clean) sentence is only links: a line of the notes' reading lists."""
+    return bool(_LINK_LINE.fullmatch(sentence))
 
 
 def note_sentences(text: str) -> list[str]:
@@ -182,6 +199,7 @@ def best_sentences(
     q = set(weights)
     wanted = [a for qp, a in ANSWER_TYPES if re.search(qp, question, re.I)]
     subject = definition_subject(question)
+    links = bool(READING_QUESTION.search(question))
     scored = []
     for ri, r in enumerate(results[:3]):
         heading_toks = set(tokenize(r.heading))
@@ -189,11 +207,14 @@ def best_sentences(
             s = clean_sentence(sent)
             if len(s) < 6 or s.startswith("|"):
                 continue
-            overlap = sum(weights[t] for t in content_words(q & set(tokenize(s))))
+            seen = _LINK_TARGET.sub("]", s)  # a link's words count, not its address ("arxiv.org/pdf/2005.14165")
+            overlap = sum(weights[t] for t in content_words(q & set(tokenize(seen))))
             bonus = 0.5 * len(content_words(q & heading_toks)) if si < 2 else 0.0
             if len(s) < 12 or (s.endswith(("？", "?")) and len(s) < SHORT_QUESTION):  # headings and questions: last
                 bonus -= 1.5
-            bonus += CUE_BONUS * sum(1 for a in wanted if re.search(a, s, re.I))
+            if not links and link_line(s):  # a reading list's line: chosen only when its title matches well
+                bonus -= LINK_PENALTY
+            bonus += CUE_BONUS * sum(1 for a in wanted if re.search(a, seen, re.I))
             if subject:
                 bonus += DEFINITION_BONUS * defines(s, subject) / 2
             scored.append((overlap + bonus, -ri, -si, s, r))

@@ -52,6 +52,7 @@ def answer_copy_texts(language: str | None = None) -> dict[str, list[str]]:
 # The thoughts of the fine-tuning traces (tutor.agent.sft_data). At run time a thought is one of these,
 # chosen by the model (chat_model), so the reasoning shown to a student is always one it was trained on.
 SEARCH_THOUGHT = {"zh": "学生问的是{topic}，先检索课程笔记。", "en": "The student asks about {topic}; search the notes first."}
+NO_TOPIC = {"zh": "这个问题", "en": "this question"}
 ANSWER_THOUGHT = {"zh": "根据检索到的笔记回答，并注明出处。", "en": "Answer from the retrieved notes with citations."}
 DEMO_THOUGHT = {"attention": "这是注意力计算请求，调用 attention 工具。", "ngram": "这是 n-gram 打分请求，调用 ngram 工具。",
                 "mask": "这是掩码演示请求，调用 mask 工具。", "gpt_attention": "要看助教模型自己的注意力，调用 gpt_attention 工具。"}
@@ -60,7 +61,10 @@ REFUSAL_THOUGHT = {"injection": "这是要我忽略设定的指令，不执行�
 
 
 def search_thought(topic: str, language: str) -> str:
-    return SEARCH_THOUGHT[language].format(topic=topic or "这个问题")  # as in the fine-tuning data
+    # A question without a course term: "这个问题" / "this question". The shipped agent was fine-tuned
+    # with "这个问题" in English thoughts too; only the thought's first words pick the step (the rest
+    # of it is forced), so the English wording shows the student one language.
+    return SEARCH_THOUGHT[language].format(topic=topic or NO_TOPIC[language])
 
 
 def thought_texts(topics: list[str], language: str, first_step: bool, policy: str | None, tool: str | None = None) -> list[str]:
