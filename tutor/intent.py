@@ -19,7 +19,8 @@ COURSE_TERMS = [
     "马尔可夫", "markov", "困惑度", "perplexity", "平滑", "smoothing", "tokenizer", "分词", "向量", "相似度",
     "神经网络", "深度学习", "机器翻译", "seq2seq", "nsp", "mlm", "zero-shot", "few-shot", "零样本", "少样本",
     "模型", "训练", "概率", "矩阵", "权重", "层数", "隐藏层", "网络层", "梯度", "ai", "人工智能", "自然语言", "nlp", "token",
-    "word2vec", "分布式表示", "language model", "pretrain", "pre-train", "neural", "word vector", "distributed", "next sentence", "davinci", "instruction", "rnn", "seq", "序列",
+    "word2vec", "分布式表示", "distributed", "next sentence", "davinci", "instruction", "rnn", "seq", "序列",
+    "language model", "pretrain", "pre-train", "neural", "word vector",  # English names of terms the notes write in Chinese
     "语料", "数据集", "算力", "gpu", "openai", "涌现", "scaling", "参数量", "推理", "生成式", "自回归", "双向",
     "rlaif", "ppo", "奖励", "reward", "bpe", "bleu", "elmo", "llama", "qlora", "tpu", "显存", "显卡", "量化", "蒸馏",
     "dk", "d_k", "根号", "这门课", "本课程", "课程", "缩放", "残差", "归一化", "对齐", "alignment", "解码", "编码",
@@ -86,14 +87,15 @@ def language_of(text: str) -> str:
     """'zh' or 'en': the language a question is asked in, read from its grammar words, not its terms.
     Chinese words around English terms are Chinese ('什么是 In-context Learning？', '用 this is a sentence
     举例，bigram 会切出哪些词组？'); English words around a Chinese term are English ('What does 注意力
-    mean?'); with neither, the more frequent script decides."""
+    mean?'); with neither, Chinese when it has two Chinese characters, or one and fewer than 8 Latin
+    letters ('BERT vs GPT?' is English)."""
     cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
     latin = len(re.findall(r"[A-Za-z]", text))
     if cjk and _CHINESE_GRAMMAR.search(text):
         return "zh"
     if _ENGLISH_GRAMMAR.search(text):
         return "en"
-    return "zh" if cjk >= 2 or cjk >= max(1, latin // 4) else "en"
+    return "zh" if cjk >= 2 or (cjk == 1 and latin < 8) else "en"
 
 
 def is_course_related(text: str) -> bool:

@@ -6,11 +6,9 @@ sessions in memory: see `tutor.sessions`.)"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -64,12 +62,11 @@ def save_session(session: Session, data_dir: Path) -> Path:
     """Write the session's turns to its file (atomically: a temporary file, then a rename)."""
     path = session_path(data_dir, session.id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"id": session.id, "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "turns": [asdict(t) for t in session.turns]}
+    record = SessionRecord(id=session.id, saved_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), turns=session.turns)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{session.id}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f, ensure_ascii=False, indent=1)
+            f.write(record.model_dump_json(indent=1))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
