@@ -110,6 +110,22 @@ TERM_PAIRS = {
 # so glossary patterns use an ASCII-only word boundary instead.
 _ASCII_B = r"(?:(?<![a-z0-9])(?=[a-z0-9])|(?<=[a-z0-9])(?![a-z0-9]))"
 _GLOSSARY = [(re.compile(p.replace(r"\b", _ASCII_B)), r) for p, r in GLOSSARY]
+
+# A Chinese course term's English name: where the glossary writes the two together (" finetuning 微调 "),
+# else the first English word TERM_PAIRS gives it ("注意力" → attention). The notes name a term in either
+# language ("fine-tuning是一种…", "微调是教你开饭店的"), so a question about one also looks for the other.
+_PAIRED = re.compile(r" ([a-z0-9]+) ([\u4e00-\u9fff]+) ")
+ENGLISH_NAMES = {
+    **{zh: en for en, zh in reversed(list(TERM_PAIRS.items())) if en != zh},
+    **{m.group(2): m.group(1) for _, rep in GLOSSARY if (m := _PAIRED.fullmatch(rep))},
+}
+
+
+def unpair(normalized: str) -> str:
+    """`normalize_terms` output with each glossary pair written once, in Chinese: " finetuning 微调 是一种"
+    → "微调是一种" (so a sentence can be read as opening with the Chinese term)."""
+    out = _PAIRED.sub(lambda m: m.group(2) if ENGLISH_NAMES.get(m.group(2)) == m.group(1) else m.group(0), normalized)
+    return out.strip()
 _ALNUM_PARTS = re.compile(r"[a-z]+|[0-9]+")
 
 DOMAIN_WORDS = [

@@ -519,6 +519,44 @@ def test_a_what_is_answer_opens_with_the_note_that_defines_the_term():
     assert best_sentences("什么是 BERT？", results, max_sentences=1)[0][0].startswith("BERT是一个双向")
 
 
+def test_a_definition_may_name_the_term_in_the_other_language():
+    from tutor.extractive import defines, other_names
+
+    # the notes define fine-tuning in English words; a Chinese question asks about 微调
+    assert defines("fine-tuning是一种在特定标注数据集上进行模型权重微调的方法。", "微调") == 2
+    assert defines("Fine-tuning 是一种通用的训练策略。", "微调") == 2
+    assert defines("微调是一种训练策略。", "fine-tuning") == 2
+    assert defines("Laura（即 LoRA）是通过小矩阵来替代大矩阵。", "LoRA") == 1  # the transcript's spelling
+    assert defines("我们今天讲 fine-tuning 的成本。", "微调") == 0
+    assert other_names("微调") == ["finetuning"]
+    assert other_names("attention") == ["注意力"]
+    assert other_names("BERT") == [] and other_names("智能体") == ["agent"]
+
+
+def test_a_what_is_question_finds_the_definition_written_in_the_other_language(ingested_settings):
+    """On the shipped notes: '微调是什么？' finds 004's 'fine-tuning是一种…' 10th, which now counts as a
+    definition of 微调; 'What is attention?' finds no definition in its top 15 (001's '注意力机制（Attention
+    Mechanism）是一种…' is 33rd) and finds it by searching with 注意力. Both now open the answer (its
+    first paragraph: the extractive answer quotes a note's sentences in the note's order)."""
+    from kb.text import tokenize
+    from tutor.extractive import DEFINITION_DEPTH, answer_results, definition_strength, extractive_answer
+    from tutor.service import get_retriever
+
+    retriever = get_retriever(ingested_settings)
+    for question, subject, source, opening, found_by_question in [
+        ("微调是什么？", "微调", "004_8f0b023b55e47a69.txt", "fine-tuning是一种", True),
+        ("What is attention?", "attention", "001_dc65fa8734990513.txt", "注意力机制（Attention Mechanism）是一种", False),
+    ]:
+        plain = retriever.search(question, k=DEFINITION_DEPTH)
+        assert any(definition_strength(r, subject) == 2 for r in plain) is found_by_question
+        results = answer_results(retriever, question, 5)
+        assert results[0].source == source and definition_strength(results[0], subject) == 2
+        answer, _ = extractive_answer(question, results, idf=retriever.idf(tokenize(question)))
+        assert opening in answer.split("\n\n")[0], answer[:120]  # in the answer's first paragraph
+    # a question the notes define in its own language keeps its own search's definition
+    assert "BERT是一个双向的预训练模型" in answer_results(retriever, "什么是 BERT？", 5)[0].text
+
+
 def test_a_thought_without_a_topic_speaks_the_question_language():
     from tutor.agent.prompt import search_thought
 

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 
 from kb.chunking import split_sentences
 from kb.retriever import Retriever, SearchResult
-from kb.text import TERM_PAIRS, normalize_terms, tokenize
+from kb.text import ENGLISH_NAMES, TERM_PAIRS, normalize_terms, tokenize, unpair
 
 MAX_SENTENCES = 4
 MAX_CHARS = 420
@@ -93,10 +93,12 @@ def defines(sentence: str, subject: str) -> int:
         return 0
     names = "|".join(r"[\s\-]*".join(re.escape(p) for p in re.split(r"[\s\-]+", n) if p) for n in subject_names(subject))
     label = r"(?:[^，。,；;]{0,20}[:：]\s*|[^，。,；;\s]{0,6}\s+)?"
-    m = re.match(rf"^{label}\**\s*(?:{names})\**{_DEFINITION_TAIL}(?={_DEFINITION_VERB})", sentence, re.I)
-    if not m:
-        return 0
-    return 2 if _STRONG_DEFINITION.match(sentence[m.end():]) else 1
+    opening = re.compile(rf"^{label}\**\s*(?:{names})\**{_DEFINITION_TAIL}(?={_DEFINITION_VERB})", re.I)
+    # as written, else with the glossary's names ("fine-tuning是一种…" defines 微调, "Laura是…" LoRA)
+    for text in (sentence, unpair(normalize_terms(sentence))):
+        if m := opening.match(text):
+            return 2 if _STRONG_DEFINITION.match(text[m.end():]) else 1
+    return 0
 
 
 def subject_names(subject: str) -> list[str]:
@@ -110,6 +112,19 @@ def subject_names(subject: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def other_names(subject: str) -> list[str]:
+    """The subject's names in the notes' other language: the Chinese course term of an English subject
+    ('attention' → 注意力), the English term of a Chinese one ('微调' → finetuning)."""
+    if re.search(r"[\u4e00-\u9fff]", subject):
+        return [ENGLISH_NAMES[subject]] if subject in ENGLISH_NAMES else []
+    return subject_names(subject)[1:]
+
+
+def definition_strength(result: SearchResult, subject: str) -> int:
+    """How plainly the best sentence of `result` defines `subject` (see defines)."""
+    return max((defines(s, subject) for s in note_sentences(result.text)), default=0)
+
+
 def definition_first(question: str, results: list[SearchResult]) -> list[SearchResult]:
     """`results` with the best-ranked one that defines the question's subject moved to the front, a plain
     definition ('X是一种…') before any other 'X是…' (a 'what is X' question opens with the definition);
@@ -117,7 +132,7 @@ def definition_first(question: str, results: list[SearchResult]) -> list[SearchR
     subject = definition_subject(question)
     if not subject:
         return results
-    strength = [max((defines(s, subject) for s in note_sentences(r.text)), default=0) for r in results]
+    strength = [definition_strength(r, subject) for r in results]
     if not any(strength):
         return results
     i = strength.index(max(strength))
@@ -126,10 +141,22 @@ def definition_first(question: str, results: list[SearchResult]) -> list[SearchR
 
 def answer_results(retriever: Retriever, question: str, k: int) -> list[SearchResult]:
     """The notes a question is answered from: the retriever's top `k`; for a 'what is X' question, the
-    note that defines X (looked for among the top DEFINITION_DEPTH) first, then the top results."""
-    if not definition_subject(question):
+    note that defines X (looked for among the top DEFINITION_DEPTH) first, then the top results. When
+    none of them says what kind of thing X is ('X是一种…'), the question is also searched with X's name
+    in the other language, and such a definition found there opens the answer: 'What is attention?'
+    ranks 001's '注意力机制（Attention Mechanism）是一种…' 33rd, 'What is 注意力?' 2nd."""
+    subject = definition_subject(question)
+    if not subject:
         return retriever.search(question, k=k)
-    return definition_first(question, retriever.search(question, k=max(k, DEFINITION_DEPTH)))[:k]
+    results = retriever.search(question, k=max(k, DEFINITION_DEPTH))
+    if max((definition_strength(r, subject) for r in results), default=0) < 2:
+        for name in other_names(subject):
+            found = retriever.search(question.replace(subject, f" {name} "), k=DEFINITION_DEPTH)
+            plain = next((r for r in found if definition_strength(r, subject) == 2), None)
+            if plain is not None:
+                results = [plain] + [r for r in results if r.id != plain.id]
+                break
+    return definition_first(question, results)[:k]
 
 
 # A line of the notes that is only links ("[Language Models are Few-Shot Learners](https://…)") is a
