@@ -409,6 +409,22 @@ def test_evidence_for_a_list_question_follows_the_chosen_sentence_with_two_more(
     assert "先是统计的方法" in plain and "然后是神经网络" not in plain
 
 
+def test_evidence_follows_a_definition_with_two_more_sentences():
+    """A 'what is X' answer quotes what the definition goes on to say; another note in the same answer,
+    and the same note under another question, keep one following sentence."""
+    from kb.retriever import SearchResult
+    from tutor.agent.search_tool import evidence_text
+
+    definition = SearchResult("d", "001.txt", "定义", "注意力机制是一种计算关联性的方法。它模拟了人在读书时的分配过程。"
+                              "通过它，模型集中关注输入中的重要部分。它常用于机器翻译。", 1.0)
+    talk = SearchResult("t", "003.txt", "", "注意力机制的核心就是一个公式。这个公式要整明白。后面再讲推导。最后讲例子。", 0.9)
+    text = evidence_text("什么是注意力机制？", [definition, talk])
+    assert "模拟了人在读书时的分配过程。通过它，模型集中关注输入中的重要部分。" in text and "机器翻译" not in text
+    assert "这个公式要整明白" in text and "后面再讲推导" not in text  # not a definition: one sentence
+    plain = evidence_text("注意力机制有什么用？", [definition])
+    assert "模拟了人在读书时的分配过程" in plain and "集中关注" not in plain
+
+
 def test_a_followups_search_opens_with_the_conversation_topic(tok):
     """With the topics of a follow-up as leading input sources, the tool input must open with one of
     them ("RLHF Why is it needed?" or just "RLHF"), never the bare question whose "it" the search

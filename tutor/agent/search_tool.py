@@ -14,13 +14,24 @@ from pydantic import BaseModel, Field
 from kb.retriever import Retriever, SearchResult
 from tutor.agent.prompt import EVIDENCE_CHARS, EVIDENCE_RESULTS
 from kb.text import tokenize
-from tutor.extractive import LIST_QUESTION, answer_results, best_sentences, fill_gaps, note_sentences
+from tutor.extractive import LIST_QUESTION, answer_results, best_sentences, defines, definition_subject, fill_gaps, note_sentences
 
 
 # A list question's answer runs over several sentences in a row, so its chosen sentences are followed
 # by two sentences of their note, not one. Chosen with the simulated all-blocks answer: dev 66 → 67 / 77,
 # heldout2a 16 → 17 / 22, heldout 42 = 42 / 48.
 ENUMERATION = re.compile(LIST_QUESTION, re.I)
+# A definition is likewise one line followed by what it means ("注意力机制…是一种计算…关联性的方法。它模拟了
+# 人类…的注意力分配过程。通过注意力机制，模型可以学习并集中关注输入中的重要部分…"): in the answer to a
+# 'what is X' question, a sentence that defines X is followed by two sentences too.
+
+
+def following_sentences(query: str, sents: list[str]) -> int:
+    """How many sentences of its note follow each chosen sentence (`sents`, one note's) in the evidence."""
+    if ENUMERATION.search(query):
+        return 2
+    subject = definition_subject(query)
+    return 2 if subject and any(defines(s, subject) for s in sents) else 1
 
 
 class SearchInput(BaseModel):
@@ -51,7 +62,7 @@ def evidence_blocks(
             sents = [s for s in ranked + in_order if s not in shown][:1]
             if not sents:
                 continue  # nothing here that an earlier block does not already show
-        sents = _with_following(sents, in_order, shown, 2 if ENUMERATION.search(query) else 1)
+        sents = _with_following(sents, in_order, shown, following_sentences(query, sents))
         sents = fill_gaps(sents, in_order, shown, max_chars=EVIDENCE_CHARS)
         text = ""
         for s in sents:
