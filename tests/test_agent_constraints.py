@@ -552,7 +552,7 @@ def test_a_definition_may_name_the_term_in_the_other_language():
 def test_a_what_is_question_finds_the_definition_written_in_the_other_language(ingested_settings):
     """On the shipped notes: '微调是什么？' finds 004's 'fine-tuning是一种…' 10th, which now counts as a
     definition of 微调; 'What is attention?' finds no definition in its top 15 (001's '注意力机制（Attention
-    Mechanism）是一种…' is 33rd) and finds it by searching with 注意力. Both now open the answer (its
+    Mechanism）是一种…' is 34th) and finds it by searching with 注意力. Both now open the answer (its
     first paragraph: the extractive answer quotes a note's sentences in the note's order)."""
     from kb.text import tokenize
     from tutor.extractive import DEFINITION_DEPTH, answer_results, definition_strength, extractive_answer

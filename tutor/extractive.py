@@ -144,7 +144,7 @@ def answer_results(retriever: Retriever, question: str, k: int) -> list[SearchRe
     note that defines X (looked for among the top DEFINITION_DEPTH) first, then the top results. When
     none of them says what kind of thing X is ('X是一种…'), the question is also searched with X's name
     in the other language, and such a definition found there opens the answer: 'What is attention?'
-    ranks 001's '注意力机制（Attention Mechanism）是一种…' 33rd, 'What is 注意力?' 2nd."""
+    ranks 001's '注意力机制（Attention Mechanism）是一种…' 34th, 'What is 注意力?' 2nd."""
     subject = definition_subject(question)
     if not subject:
         return retriever.search(question, k=k)
