@@ -126,6 +126,8 @@ def unpair(normalized: str) -> str:
     → "微调是一种" (so a sentence can be read as opening with the Chinese term)."""
     out = _PAIRED.sub(lambda m: m.group(2) if ENGLISH_NAMES.get(m.group(2)) == m.group(1) else m.group(0), normalized)
     return out.strip()
+
+
 _ALNUM_PARTS = re.compile(r"[a-z]+|[0-9]+")
 
 DOMAIN_WORDS = [
