@@ -581,6 +581,22 @@ def test_a_thought_without_a_topic_speaks_the_question_language():
     assert search_thought("BERT", "en") == "The student asks about BERT; search the notes first."
 
 
+def test_a_reading_list_chunk_is_quoted_after_the_other_top_results():
+    from kb.retriever import SearchResult
+    from tutor.extractive import reading_list, reading_lists_last
+
+    links = SearchResult("l", "002.txt", "GPT-4", "GPT的相关论文\n- [Language Models are Few-Shot Learners](https://arxiv.org/pdf/2005.14165)\n"
+                         "- [Language Models are Unsupervised Multitask Learners](https://example.org/lm.pdf)", 1.0)
+    talk = SearchResult("t", "003.txt", "", "语言模型就是计算一句话出现的概率。这是统计语言模型的思路。", 0.9)
+    titled = SearchResult("g", "002.txt", "GPT-3", "GPT-3 的论文是 [Few-Shot Learners](https://arxiv.org/pdf/2005.14165)，2020 年发表。", 0.8)
+    fourth = SearchResult("f", "001.txt", "", "语言模型有很多种。", 0.7)
+    assert reading_list(links) and not reading_list(talk) and not reading_list(titled)
+    results = [links, talk, titled, fourth]
+    assert [r.id for r in reading_lists_last("What is a language model?", results)] == ["t", "g", "l", "f"]  # still in the top 3
+    assert reading_lists_last("GPT-3 那篇论文叫什么名字？", results) == results  # a question about papers: as ranked
+    assert reading_lists_last("语言模型是什么？", [talk, links]) == [talk, links]
+
+
 def test_reading_list_lines_come_last_unless_the_question_is_about_papers():
     from kb.retriever import SearchResult
     from tutor.agent.search_tool import evidence_text

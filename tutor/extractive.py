@@ -147,7 +147,7 @@ def answer_results(retriever: Retriever, question: str, k: int) -> list[SearchRe
     ranks 001's '注意力机制（Attention Mechanism）是一种…' 34th, 'What is 注意力?' 2nd."""
     subject = definition_subject(question)
     if not subject:
-        return retriever.search(question, k=k)
+        return reading_lists_last(question, retriever.search(question, k=k))
     results = retriever.search(question, k=max(k, DEFINITION_DEPTH))
     if max((definition_strength(r, subject) for r in results), default=0) < 2:
         for name in other_names(subject):
@@ -156,7 +156,7 @@ def answer_results(retriever: Retriever, question: str, k: int) -> list[SearchRe
             if plain is not None:
                 results = [plain] + [r for r in results if r.id != plain.id]
                 break
-    return definition_first(question, results)[:k]
+    return reading_lists_last(question, definition_first(question, results)[:k])
 
 
 # A line of the notes that is only links ("[Language Models are Few-Shot Learners](https://…)") is a
@@ -169,6 +169,29 @@ _LINK_LINE = re.compile(r"(?:\s*\[[^\]]+\]\([^)]*\)\s*[。.,，;；、]?)+\s*")
 LINK_PENALTY = 1.5
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
 READING_QUESTION = re.compile(r"论文|文章|paper|阅读|reading|推荐|链接|\blinks?\b|出处|哪篇|参考资料|references?\b", re.I)
+
+
+# An answer is built from the top ANSWER_WINDOW results (best_sentences, the agent's evidence blocks).
+ANSWER_WINDOW = 3
+
+
+def reading_list(result: SearchResult) -> bool:
+    """Whether a chunk is a reading list: every sentence a line of links or a short title ('GPT的相关论文')."""
+    sents = note_sentences(result.text)
+    return bool(sents) and all(link_line(s) or len(s) < 12 for s in sents)
+
+
+def reading_lists_last(question: str, results: list[SearchResult], window: int = ANSWER_WINDOW) -> list[SearchResult]:
+    """`results` with the reading lists among the first `window` moved behind the other results there
+    (still within the window), unless the question asks about papers or reading: "What is a language
+    model?" opened with "[Language Models are Few-Shot Learners](…)", retrieval's first result."""
+    if READING_QUESTION.search(question):
+        return results
+    head = results[:window]
+    lists = [r for r in head if reading_list(r)]
+    if not lists:
+        return results
+    return [r for r in head if not reading_list(r)] + lists + results[window:]
 
 
 # How an extractive answer opens, telling the student it is quoted, not written by the model.
@@ -228,7 +251,7 @@ def best_sentences(
     subject = definition_subject(question)
     links = bool(READING_QUESTION.search(question))
     scored = []
-    for ri, r in enumerate(results[:3]):
+    for ri, r in enumerate(results[:ANSWER_WINDOW]):
         heading_toks = set(tokenize(r.heading))
         for si, sent in enumerate(split_sentences(_FENCE_LINE.sub("", r.text))):
             s = clean_sentence(sent)
