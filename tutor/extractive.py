@@ -148,15 +148,15 @@ def answer_results(retriever: Retriever, question: str, k: int) -> list[SearchRe
     subject = definition_subject(question)
     if not subject:
         return reading_lists_last(question, retriever.search(question, k=k))
-    results = retriever.search(question, k=max(k, DEFINITION_DEPTH))
-    if max((definition_strength(r, subject) for r in results), default=0) < 2:
+    results = definition_first(question, retriever.search(question, k=max(k, DEFINITION_DEPTH)))
+    if results and definition_strength(results[0], subject) < 2:  # the strongest is first: no plain definition
         for name in other_names(subject):
             found = retriever.search(question.replace(subject, f" {name} "), k=DEFINITION_DEPTH)
             plain = next((r for r in found if definition_strength(r, subject) == 2), None)
             if plain is not None:
                 results = [plain] + [r for r in results if r.id != plain.id]
                 break
-    return reading_lists_last(question, definition_first(question, results)[:k])
+    return reading_lists_last(question, results[:k])
 
 
 # A line of the notes that is only links ("[Language Models are Few-Shot Learners](https://…)") is a
@@ -188,10 +188,10 @@ def reading_lists_last(question: str, results: list[SearchResult], window: int =
     if READING_QUESTION.search(question):
         return results
     head = results[:window]
-    lists = [r for r in head if reading_list(r)]
-    if not lists:
+    is_list = [reading_list(r) for r in head]
+    if not any(is_list):
         return results
-    return [r for r in head if not reading_list(r)] + lists + results[window:]
+    return [r for r, x in zip(head, is_list) if not x] + [r for r, x in zip(head, is_list) if x] + results[window:]
 
 
 # How an extractive answer opens, telling the student it is quoted, not written by the model.
