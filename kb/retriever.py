@@ -16,6 +16,7 @@ one actually rates it, instead of counting as 0 there.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -25,7 +26,7 @@ import numpy as np
 
 from kb.embedder import Embedder
 from kb.store import ChunkStore, StoredChunk
-from kb.text import tokenize
+from kb.text import normalize_terms, tokenize
 from tutor.config import Settings
 
 RRF_K = 60
@@ -79,6 +80,7 @@ class Retriever:
         self._bm25: bm25s.BM25 | None = None
         self._vectors: np.ndarray | None = None  # chunk vectors, row i = self._chunks[i]
         self._df: Counter[str] = Counter()  # in how many chunks each token occurs
+        self._notes_text: str | None = None  # every chunk, normalised (normalize_terms), built on first use
         self._loaded_count = -1
 
     @property
@@ -107,6 +109,7 @@ class Retriever:
             self._df = Counter(t for toks in corpus for t in set(toks))
             self._chunks, self._bm25, self._vectors = chunks, bm25, vectors
             self._by_id = {c.id: i for i, c in enumerate(chunks)}
+            self._notes_text = None
             self._loaded_count = n
 
     def idf(self, tokens: list[str] | set[str]) -> dict[str, float]:
@@ -115,6 +118,24 @@ class Retriever:
         self.refresh()
         n = len(self._chunks)
         return {t: math.log((n - self._df[t] + 0.5) / (self._df[t] + 0.5) + 1.0) for t in tokens}
+
+    def mentions(self, phrase: str) -> bool:
+        """Whether the notes use a word of `phrase`: a Latin-script token of it occurs in a chunk, or a
+        run of its Chinese occurs in the notes — whole when it is up to 3 characters, else any 3 of its
+        characters in a row (the notes write "马尔可夫的假设" for 马尔可夫假设). A shorter piece would say
+        too little: 过拟合 is not in the notes although 拟合 is. False means the notes never speak of it
+        ("困惑度", "perplexity")."""
+        self.refresh()
+        norm = normalize_terms(phrase)
+        if any(self._df[t] for t in tokenize(phrase) if re.fullmatch(r"[a-z0-9\-_.]+", t)):
+            return True
+        if self._notes_text is None:
+            self._notes_text = "\n".join(normalize_terms(c.text) for c in self._chunks)
+        for run in re.findall(r"[\u4e00-\u9fff]+", norm):
+            n = min(len(run), 3)
+            if any(run[i : i + n] in self._notes_text for i in range(len(run) - n + 1)):
+                return True
+        return False
 
     def __len__(self) -> int:
         self.refresh()

@@ -158,6 +158,14 @@ def test_extractive_cleaning_keeps_a_leading_number():
     assert clean_sentence("1. 第一步") == "第一步"
 
 
+def test_extractive_cleaning_drops_bold_markers_split_apart_by_sentences():
+    from tutor.extractive import clean_sentence, note_sentences
+
+    line = "**BERT的应用场景包括以下几个方面：**\n\n1. **文本分类**：BERT在文本分类任务中表现出色。"
+    assert note_sentences(line) == ["BERT的应用场景包括以下几个方面：", "文本分类：BERT在文本分类任务中表现出色。"]
+    assert clean_sentence("**预训练任务：** **BERT**：BERT采用了两个预训练任务") == "预训练任务： BERT：BERT采用了两个预训练任务"
+
+
 def test_a_bare_link_line_is_not_quoted():
     from kb.retriever import SearchResult
     from tutor.agent.search_tool import evidence_text
@@ -171,19 +179,26 @@ def test_a_bare_link_line_is_not_quoted():
     assert "2020 大语言模型" in text and "https://" not in text
 
 
-def test_a_table_is_quoted_by_its_rows_without_rule_line_or_padding():
+def test_a_table_is_quoted_by_its_rows_read_with_their_headers():
     from kb.retriever import SearchResult
     from tutor.agent.search_tool import evidence_text
-    from tutor.extractive import clean_sentence
+    from tutor.extractive import best_sentences, clean_sentence, note_sentences, readable_tables
 
     assert clean_sentence("| -------- | --------------- | :---: |") == ""
-    assert clean_sentence("| 特性     | BERT            | GPT      |") == "| 特性 | BERT | GPT |"
     table = ("BERT vs GPT 差异\n| 特性     | BERT                   | GPT                 |\n| -------- | ---------------------- | ------------------- |\n"
              "| 训练方式 | 自编码（Autoencoding）   | 自回归（Autoregressive） |\n| 架构     | 基于Transformer的编码器 | 基于Transformer的解码器 |")
+    # each body row names its cells by the header; the header and rule lines are not sentences of their own
+    assert note_sentences(table) == ["BERT vs GPT 差异", "训练方式：BERT 自编码（Autoencoding）；GPT 自回归（Autoregressive）。",
+                                     "架构：BERT 基于Transformer的编码器；GPT 基于Transformer的解码器。"]
     r = SearchResult("t", "002.txt", "BERT vs GPT", table, 1.0)
-    text = evidence_text("which one would you pick for generating articles", [r])
-    assert "---" not in text and "  " not in text
-    assert "| 训练方式 | 自编码（Autoencoding） | 自回归（Autoregressive） |" in text
+    # a row is chosen like any sentence: the one that answers the question, not the table's title
+    assert best_sentences("GPT 和 BERT 分别基于 Transformer 的编码器还是解码器？", [r], max_sentences=1)[0][0] == (
+        "架构：BERT 基于Transformer的编码器；GPT 基于Transformer的解码器。")
+    text = evidence_text("Is GPT autoregressive?", [r])
+    assert "GPT 自回归（Autoregressive）" in text and "|" not in text and "---" not in text
+    # a block of pipes without a header and rule line, or a row that does not fit the header, stays as written
+    assert readable_tables("| a | b |\n| c | d |\n| e | f |") == "| a | b |\n| c | d |\n| e | f |"
+    assert readable_tables("| k | x |\n| --- | --- |\n| 1 | 2 | 3 |\n") == "| 1 | 2 | 3 |\n"
 
 
 def test_evidence_shows_each_sentence_once_across_overlapping_windows():

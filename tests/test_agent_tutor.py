@@ -170,6 +170,17 @@ def test_question_without_course_term_is_refused_when_the_notes_do_not_cover_it(
         assert r.kind == "refusal", (q, r.answer[:80])
 
 
+def test_a_what_is_question_about_a_term_the_notes_never_use_says_so_first(tutor, ingested_settings):
+    # the closest passages follow, cited, and the turn stays an answer (not an off-topic refusal)
+    for t in (tutor, Tutor(ingested_settings, engine="extractive")):
+        r = t.ask("什么是困惑度？")
+        assert r.kind == "concept" and r.answer.startswith("课程笔记里没有出现“困惑度”。") and r.sources, r.answer[:80]
+        r = t.ask("What is perplexity?")
+        assert r.answer.startswith("The term “perplexity” does not appear in the course notes."), r.answer[:80]
+    # a term the notes do use gets no such notice
+    assert "没有出现" not in tutor.ask("什么是 LoRA？").answer
+
+
 def test_demo_answers_state_the_whole_result(tutor):
     """The model quotes the tool's result table whole: all three rows of a padding mask, both sentences
     of an n-gram comparison and the comparison itself."""

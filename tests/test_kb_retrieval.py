@@ -162,3 +162,12 @@ def test_more_misheard_course_terms_are_indexed_as_the_terms():
     assert "语言模型" in tokenize("大元模型推理成本高") and "自注意力" in tokenize("所谓叫自助毅力机制")
     assert "llama" in tokenize("一个650亿的一个lama模型") and "bengio" in tokenize("bengel 2003年发布的这篇文章")
     assert {"编码器", "解码器"} <= set(tokenize("一个encode decode的attention"))
+
+
+def test_mentions_tells_a_term_the_notes_never_use(retriever):
+    # used: as a token, in the other script's glossary form, or as 3 characters in a row of a longer term
+    for phrase in ("LoRA", "注意力", "马尔可夫假设", "self-attention", "Laura"):
+        assert retriever.mentions(phrase), phrase
+    # never used: a term of the field the notes do not cover, although pieces of it occur ("拟合", "度")
+    for phrase in ("困惑度", "perplexity", "过拟合", "知识蒸馏"):
+        assert not retriever.mentions(phrase), phrase

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 from tutor.config import Settings, get_settings
+from tutor.extractive import UNCOVERED_NOTICE, uncovered_subject
 from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
 from tutor.intent import DEMO_KINDS, Intent, classify, resolve_followup, rewrite_ellipsis, rewrite_setting, subject_of, topic_of
 from tutor.ordinals import rewrite_ordinal
@@ -118,6 +119,11 @@ class Tutor:
                         result = item
                 assert result is not None
                 result.steps = steps
+                if result.kind == "concept":  # a term the notes never use: say so before the closest passages
+                    subject = uncovered_subject(self.retriever, reading.resolved)
+                    if subject:
+                        notice = UNCOVERED_NOTICE.get(reading.intent.language, UNCOVERED_NOTICE["zh"])
+                        result.answer = notice.format(subject=subject) + result.answer
         except Exception as e:  # never let a stack trace reach the student
             log.exception("tutor failed on %r", question)
             result = AskResult(answer=f"抱歉，处理这个问题时出错了，请换个说法再试。/ Sorry, something went wrong ({type(e).__name__}).", kind="error")

@@ -120,6 +120,16 @@ def other_names(subject: str) -> list[str]:
     return subject_names(subject)[1:]
 
 
+def uncovered_subject(retriever: Retriever, question: str) -> str:
+    """The subject of a 'what is X' question when the notes never use a word of any of its names
+    ("什么是困惑度？": the notes never mention perplexity), else ''. Retrieval still returns its
+    closest passages; the answer then says first that the term is not in the notes (UNCOVERED_NOTICE)."""
+    subject = definition_subject(question)
+    if not subject or any(retriever.mentions(name) for name in subject_names(subject) + other_names(subject)):
+        return ""
+    return subject
+
+
 def definition_strength(result: SearchResult, subject: str) -> int:
     """How plainly the best sentence of `result` defines `subject` (see defines)."""
     return max((defines(s, subject) for s in note_sentences(result.text)), default=0)
@@ -198,6 +208,13 @@ def reading_lists_last(question: str, results: list[SearchResult], window: int =
 EXTRACTIVE_LABELS = {"zh": "根据课程笔记（检索摘录）：", "en": "From the course notes (extractive, quoted in the notes' language): "}
 
 
+# What a concept answer opens with when the question's subject is nowhere in the notes (uncovered_subject).
+UNCOVERED_NOTICE = {
+    "zh": "课程笔记里没有出现“{subject}”。下面是笔记里与问题最接近的内容，仅供参考：\n\n",
+    "en": "The term “{subject}” does not appear in the course notes. The closest passages in the notes, for reference:\n\n",
+}
+
+
 def content_words(matched: set[str]) -> set[str]:
     """The matched question words, each counted once: the tokenizer also emits a word's sub-words
     ("统计语言模型" → 统计, 语言, 模型; "GPT-3" → gpt3, gpt, 3), which would otherwise let one long
@@ -206,9 +223,11 @@ def content_words(matched: set[str]) -> set[str]:
 
 
 def clean_sentence(s: str) -> str:
-    """A sentence of the notes as an answer quotes it: no list marker, fence line or "答：" label; '' for a
-    bare link line, which says nothing to a student (the notes cite their reading links that way)."""
-    s = _FENCE_LINE.sub("", s).strip()
+    """A sentence of the notes as an answer quotes it: no list marker, fence line, bold markers or "答："
+    label; '' for a bare link line, which says nothing to a student (the notes cite their reading links
+    that way). A sentence split out of a bold line would otherwise keep half its markers
+    ("文本分类**：BERT在文本分类任务中…", "…包括但不限于以下几个方面：**")."""
+    s = _FENCE_LINE.sub("", s).replace("**", "").strip()
     if _BARE_URL.fullmatch(s):
         return ""
     s = re.sub(r"^答[:：]\s*", "", s)
@@ -218,6 +237,38 @@ def clean_sentence(s: str) -> str:
     return s.strip()
 
 
+_TABLE_BLOCK = re.compile(r"(?:^[ \t]*\|.*\|[ \t]*(?:\n|$)){3,}", re.M)
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def readable_tables(text: str) -> str:
+    """The notes' markdown tables as sentences a student can read: each body row is named by its first
+    cell and its other cells by their column's header, so a row can be chosen and quoted like any
+    sentence. Under "| 特性 | BERT | GPT |", "| 架构 | 基于Transformer的编码器 | 基于Transformer的解码器 |"
+    reads "架构：BERT 基于Transformer的编码器；GPT 基于Transformer的解码器。" A block without a header
+    and rule line is left as it is."""
+
+    def rewrite(m: re.Match) -> str:
+        lines = m.group(0).rstrip("\n").split("\n")
+        if not _TABLE_RULE.fullmatch(lines[1].strip()):
+            return m.group(0)
+        header = _cells(lines[0])
+        out = []
+        for line in lines[2:]:
+            cells = _cells(line)
+            if len(cells) != len(header) or not any(cells):
+                out.append(line)  # a row that does not fit the header: as written
+                continue
+            parts = [f"{h} {c}".strip() for h, c in zip(header[1:], cells[1:]) if c]
+            out.append(f"{cells[0]}：{'；'.join(parts)}。" if cells[0] else f"{'；'.join(parts)}。")
+        return "\n".join(out) + ("\n" if m.group(0).endswith("\n") else "")
+
+    return _TABLE_BLOCK.sub(rewrite, text)
+
+
 def link_line(sentence: str) -> bool:
     """Whether a (clean) sentence is only links: a line of the notes' reading lists."""
     return bool(_LINK_LINE.fullmatch(sentence))
@@ -225,7 +276,7 @@ def link_line(sentence: str) -> bool:
 
 def note_sentences(text: str) -> list[str]:
     """A note's sentences as answers quote them (clean_sentence), in order, fragments under 6 chars left out."""
-    return [c for c in (clean_sentence(x) for x in split_sentences(text)) if len(c) >= 6]
+    return [c for c in (clean_sentence(x) for x in split_sentences(readable_tables(text))) if len(c) >= 6]
 
 
 def word_weights(question: str, idf: Mapping[str, float] | None) -> dict[str, float]:
@@ -253,7 +304,7 @@ def best_sentences(
     scored = []
     for ri, r in enumerate(results[:ANSWER_WINDOW]):
         heading_toks = set(tokenize(r.heading))
-        for si, sent in enumerate(split_sentences(_FENCE_LINE.sub("", r.text))):
+        for si, sent in enumerate(split_sentences(readable_tables(_FENCE_LINE.sub("", r.text)))):
             s = clean_sentence(sent)
             if len(s) < 6 or s.startswith("|"):
                 continue
