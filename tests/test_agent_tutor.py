@@ -177,8 +177,11 @@ def test_a_what_is_question_about_a_term_the_notes_never_use_says_so_first(tutor
         assert r.kind == "concept" and r.answer.startswith("课程笔记里没有出现“困惑度”。") and r.sources, r.answer[:80]
         r = t.ask("What is perplexity?")
         assert r.answer.startswith("The term “perplexity” does not appear in the course notes."), r.answer[:80]
-    # a term the notes do use gets no such notice
+    # a term the notes do use gets no such notice, nor does a subject with no word to look for
     assert "没有出现" not in tutor.ask("什么是 LoRA？").answer
+    from tutor.extractive import uncovered_subject
+
+    assert [uncovered_subject(tutor.retriever, q) for q in ("What is it?", "什么是😀？", "什么是困惑度？")] == ["", "", "困惑度"]
 
 
 def test_demo_answers_state_the_whole_result(tutor):

@@ -125,7 +125,9 @@ def uncovered_subject(retriever: Retriever, question: str) -> str:
     ("什么是困惑度？": the notes never mention perplexity), else ''. Retrieval still returns its
     closest passages; the answer then says first that the term is not in the notes (UNCOVERED_NOTICE)."""
     subject = definition_subject(question)
-    if not subject or any(retriever.mentions(name) for name in subject_names(subject) + other_names(subject)):
+    if not subject or not tokenize(subject):  # nothing to look for: "What is it?", "什么是😀？"
+        return ""
+    if any(retriever.mentions(name) for name in subject_names(subject) + other_names(subject)):
         return ""
     return subject
 
