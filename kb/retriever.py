@@ -26,7 +26,7 @@ import numpy as np
 
 from kb.embedder import Embedder
 from kb.store import ChunkStore, StoredChunk
-from kb.text import normalize_terms, tokenize
+from kb.text import tokenize
 from tutor.config import Settings
 
 RRF_K = 60
@@ -80,7 +80,7 @@ class Retriever:
         self._bm25: bm25s.BM25 | None = None
         self._vectors: np.ndarray | None = None  # chunk vectors, row i = self._chunks[i]
         self._df: Counter[str] = Counter()  # in how many chunks each token occurs
-        self._notes_text: str | None = None  # every chunk, normalised (normalize_terms), built on first use
+        self._notes_text: str | None = None  # every chunk's text, joined on first use (mentions)
         self._loaded_count = -1
 
     @property
@@ -126,12 +126,11 @@ class Retriever:
         too little: 过拟合 is not in the notes although 拟合 is. False means the notes never speak of it
         ("困惑度", "perplexity")."""
         self.refresh()
-        norm = normalize_terms(phrase)
         if any(self._df[t] for t in tokenize(phrase) if re.fullmatch(r"[a-z0-9\-_.]+", t)):
             return True
         if self._notes_text is None:
-            self._notes_text = "\n".join(normalize_terms(c.text) for c in self._chunks)
-        for run in re.findall(r"[\u4e00-\u9fff]+", norm):
+            self._notes_text = "\n".join(c.text for c in self._chunks)
+        for run in re.findall(r"[\u4e00-\u9fff]+", phrase):
             n = min(len(run), 3)
             if any(run[i : i + n] in self._notes_text for i in range(len(run) - n + 1)):
                 return True
