@@ -170,7 +170,7 @@ def test_question_without_course_term_is_refused_when_the_notes_do_not_cover_it(
         assert r.kind == "refusal", (q, r.answer[:80])
 
 
-def test_a_what_is_question_about_a_term_the_notes_never_use_says_so_first(tutor, ingested_settings):
+def test_a_what_is_question_about_a_term_the_notes_never_use_says_so_first(tutor, ingested_settings, tmp_path):
     # the closest passages follow, cited, and the turn stays an answer (not an off-topic refusal)
     for t in (tutor, Tutor(ingested_settings, engine="extractive")):
         r = t.ask("什么是困惑度？")
@@ -182,6 +182,11 @@ def test_a_what_is_question_about_a_term_the_notes_never_use_says_so_first(tutor
     from tutor.extractive import uncovered_subject
 
     assert [uncovered_subject(tutor.retriever, q) for q in ("What is it?", "什么是😀？", "什么是困惑度？")] == ["", "", "困惑度"]
+    # with nothing found at all, the answer says only that (no "closest passages" to introduce)
+    from tutor.config import Settings
+
+    empty = Tutor(Settings(data_dir=tmp_path / "empty"), engine="extractive").ask("什么是困惑度？")
+    assert empty.answer.startswith("课程笔记里没有找到相关内容") and not empty.sources
 
 
 def test_demo_answers_state_the_whole_result(tutor):

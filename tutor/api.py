@@ -119,7 +119,7 @@ class Tutor:
                         result = item
                 assert result is not None
                 result.steps = steps
-                if result.kind == "concept":  # a term the notes never use: say so before the closest passages
+                if result.kind == "concept" and result.sources:  # a term the notes never use: say so before the closest passages
                     subject = uncovered_subject(self.retriever, reading.resolved)
                     if subject:
                         notice = UNCOVERED_NOTICE.get(reading.intent.language, UNCOVERED_NOTICE["zh"])
