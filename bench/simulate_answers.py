@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -35,23 +34,24 @@ from tutor.config import Settings  # noqa: E402
 from tutor.evaluation.items import EvalItem, load_items  # noqa: E402
 
 BLIND = {"heldout2b", "heldout3", "heldout5"}
-LEADS = {"zh": "根据课程笔记：", "en": "According to the course notes: "}
 
 
 def simulated_result(retriever, question: str) -> dict:
     """The result dict the agent's default concept answer to `question` would give."""
+    from tutor.agent.guard import citations
+    from tutor.agent.prompt import ANSWER_LEADS
     from tutor.agent.search_tool import parse_evidence, search_evidence
+    from tutor.intent import language_of
 
     observation, _ = search_evidence(retriever, question)
     blocks = parse_evidence(observation)
-    lead = LEADS["zh" if re.search(r"[\u4e00-\u9fff]", question) else "en"]
-    answer = lead + "\n\n".join(f"{text} {citation}" for citation, text in blocks)
+    answer = ANSWER_LEADS[f"concept_{language_of(question)}"] + "\n\n".join(f"{text} {citation}" for citation, text in blocks)
     return {
         "answer": answer,
         "kind": "concept",
         "model_driven": True,
         "steps": [{"thought": "", "tool": "search_notes", "tool_input": question, "observation": observation}],
-        "sources": [{"source": citation.strip("[]").split(" › ")[0], "heading": ""} for citation, _ in blocks],
+        "sources": [source.model_dump() for source in citations(answer)],
     }
 
 

@@ -276,9 +276,14 @@ def link_line(sentence: str) -> bool:
     return bool(_LINK_LINE.fullmatch(sentence))
 
 
+def raw_sentences(text: str) -> list[str]:
+    """A note's sentences before cleaning: fence lines out, tables read row by row (readable_tables)."""
+    return split_sentences(readable_tables(_FENCE_LINE.sub("", text)))
+
+
 def note_sentences(text: str) -> list[str]:
     """A note's sentences as answers quote them (clean_sentence), in order, fragments under 6 chars left out."""
-    return [c for c in (clean_sentence(x) for x in split_sentences(readable_tables(text))) if len(c) >= 6]
+    return [c for c in (clean_sentence(x) for x in raw_sentences(text)) if len(c) >= 6]
 
 
 def word_weights(question: str, idf: Mapping[str, float] | None) -> dict[str, float]:
@@ -306,7 +311,7 @@ def best_sentences(
     scored = []
     for ri, r in enumerate(results[:ANSWER_WINDOW]):
         heading_toks = set(tokenize(r.heading))
-        for si, sent in enumerate(split_sentences(readable_tables(_FENCE_LINE.sub("", r.text)))):
+        for si, sent in enumerate(raw_sentences(r.text)):
             s = clean_sentence(sent)
             if len(s) < 6 or s.startswith("|"):
                 continue
