@@ -185,6 +185,8 @@ def test_a_table_is_quoted_by_its_rows_read_with_their_headers():
     from tutor.extractive import best_sentences, clean_sentence, note_sentences, readable_tables
 
     assert clean_sentence("| -------- | --------------- | :---: |") == ""
+    # a row left as written (no header and rule line above it) is quoted without its cell padding
+    assert clean_sentence("| 特性     | BERT            | GPT      |") == "| 特性 | BERT | GPT |"
     table = ("BERT vs GPT 差异\n| 特性     | BERT                   | GPT                 |\n| -------- | ---------------------- | ------------------- |\n"
              "| 训练方式 | 自编码（Autoencoding）   | 自回归（Autoregressive） |\n| 架构     | 基于Transformer的编码器 | 基于Transformer的解码器 |")
     # each body row names its cells by the header; the header and rule lines are not sentences of their own
@@ -195,7 +197,7 @@ def test_a_table_is_quoted_by_its_rows_read_with_their_headers():
     assert best_sentences("GPT 和 BERT 分别基于 Transformer 的编码器还是解码器？", [r], max_sentences=1)[0][0] == (
         "架构：BERT 基于Transformer的编码器；GPT 基于Transformer的解码器。")
     text = evidence_text("Is GPT autoregressive?", [r])
-    assert "GPT 自回归（Autoregressive）" in text and "|" not in text and "---" not in text
+    assert "GPT 自回归（Autoregressive）" in text and "|" not in text and "---" not in text and "  " not in text
     # a block of pipes without a header and rule line, or a row that does not fit the header, stays as written
     assert readable_tables("| a | b |\n| c | d |\n| e | f |") == "| a | b |\n| c | d |\n| e | f |"
     assert readable_tables("| k | x |\n| --- | --- |\n| 1 | 2 | 3 |\n") == "| 1 | 2 | 3 |\n"
