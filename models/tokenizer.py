@@ -154,6 +154,31 @@ class Tokenizer:
         except UnicodeDecodeError:
             return "⟨" + " ".join(f"{x:02x}" for x in b) + "⟩"
 
+    def token_labels(self, ids: Iterable[int]) -> list[str]:
+        """The tokens of a text as a reader sees them in its attention map: as `token_label`, except that
+        a piece of a character split by byte-level BPE is named by that character, with … on the side
+        where the rest of it lies ("爱" encoded as ⟨e7 88⟩ ⟨b1⟩ reads "爱…", "…爱")."""
+        chunks = [self.token_bytes(int(i)) for i in ids]
+        data = b"".join(chunks)
+        chars, i = [], 0  # (first byte, end byte, character) of every character of the text
+        while i < len(data):
+            lead = data[i]
+            n = 4 if lead >= 0xF0 else 3 if lead >= 0xE0 else 2 if lead >= 0xC0 else 1
+            chars.append((i, i + n, data[i : i + n].decode("utf-8", errors="replace")))
+            i += n
+        labels, start = [], 0
+        for piece, token_id in zip(chunks, ids):
+            end = start + len(piece)
+            try:
+                piece.decode("utf-8")
+                labels.append(self.token_label(int(token_id)))
+            except UnicodeDecodeError:
+                over = [c for c in chars if c[0] < end and c[1] > start]
+                text = "".join(c[2] for c in over).replace(" ", "␣")
+                labels.append(("…" if over and over[0][0] < start else "") + text + ("…" if over and over[-1][1] > end else ""))
+            start = end
+        return labels
+
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         return b"".join(self.token_bytes(int(i)) for i in ids)
 

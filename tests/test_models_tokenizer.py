@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import models
 from models.data import load_documents
 from models.tokenizer import SPECIAL_TOKENS, IncrementalDecoder, Tokenizer
 from models.testing import notes_tokenizer
@@ -67,3 +70,27 @@ def test_save_load_same_hash(tok, tmp_path):
 def test_training_is_deterministic():
     docs = [t for _, t in load_documents()]
     assert Tokenizer.train(docs, 512).sha256 == Tokenizer.train(docs, 512).sha256
+
+
+@settings(max_examples=200, deadline=None)
+@given(s=st.text(min_size=1, max_size=12))
+def test_attention_map_labels_name_the_characters_a_split_token_holds(tok, s):
+    """A token that holds part of a character (byte-level BPE splits rare ones) is labelled with that
+    character and … towards its other part, never with raw bytes; whole tokens keep token_label."""
+    ids = tok.encode(s, allow_special=False)
+    labels = tok.token_labels(ids)
+    assert len(labels) == len(ids)
+    for i, x in zip(ids, labels):
+        try:
+            tok.token_bytes(i).decode("utf-8")
+            assert x == tok.token_label(i)
+        except UnicodeDecodeError:
+            assert x.startswith("…") or x.endswith("…")
+            assert x.strip("…").replace("␣", " ") in s
+
+
+def test_a_split_character_is_labelled_by_it():
+    tok = Tokenizer.load(Path(models.__file__).parent / "checkpoints" / "agent" / "tokenizer.json")  # the shipped one
+    ids = tok.encode("我 爱 学习", allow_special=False)
+    assert [tok.token_label(i) for i in ids] == ["我", "␣", "⟨e7 88⟩", "⟨b1⟩", " 学习"]
+    assert tok.token_labels(ids) == ["我", "␣", "爱…", "…爱", " 学习"]

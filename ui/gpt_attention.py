@@ -134,7 +134,7 @@ class GptAttention:
         with self._lock, torch.no_grad():  # one forward pass at a time on the shared model
             att = model.attention_weights(torch.tensor([ids], dtype=torch.long), int(layer), int(head))
         weights = att[0].float().cpu().numpy()
-        tokens = [tok.token_label(i) for i in ids]
+        tokens = tok.token_labels(ids)
         png = None
         try:
             import hashlib

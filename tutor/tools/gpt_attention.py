@@ -46,7 +46,7 @@ def gpt_attention(generator, sentence: str, layer: int | None = None, head: int 
     ids = tok.encode(sentence.strip(), allow_special=False)
     if len(ids) > MAX_TOKENS:
         raise DemoInputError(f"句子太长（{len(ids)} 个 token），演示上限 {MAX_TOKENS}", f"the sentence is too long ({len(ids)} tokens; the demo limit is {MAX_TOKENS})")
-    labels = [tok.token_label(i) for i in ids]
+    labels = tok.token_labels(ids)
     with torch.no_grad():
         w = model.attention_weights(torch.tensor([ids]), layer - 1, head - 1)[0].float().numpy()
     return {"tokens": labels, "layer": layer, "head": head, "n_layer": cfg.n_layer, "n_head": cfg.n_head, "weights": w.round(4).tolist()}
