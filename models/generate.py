@@ -50,8 +50,10 @@ class SamplingParams:
     allowed_continuations: Sequence[str] | None = None
     allowed_tokens_fn: AllowedFn | None = None
     # Jump-forward decoding (single prompt only): when the constraint leaves exactly one possible next
-    # token, append it without asking the model, and feed the whole forced run in one forward pass.
-    # The output is the same as token-by-token decoding; copying long quotes gets much faster.
+    # token, append it without asking the model, and feed the whole forced run in one forward pass
+    # (none at all when the run ends the text). Copying long quotes gets much faster, and the output is
+    # the same as token-by-token decoding within max_new_tokens; a forced run under way when the budget
+    # runs out is completed (the model computes none of it), so a quote is never cut mid-way.
     jump_forward: bool = False
 
 
@@ -221,19 +223,20 @@ class Generator:
                 if history is not None:
                     history[r].append(t)
             yield pieces
-            if all(row.done for row in rows) or step == max_new - 1:
+            if all(row.done for row in rows) or (step == max_new - 1 and not (p.jump_forward and B == 1)):
                 return
             feed = nxt[:, None]
             if p.jump_forward and B == 1:
                 row = rows[0]
                 forced: list[int] = []
-                while len(row.ids) < max_new - 1:
+                while True:  # a forced run is appended whole; it is fed to the model only if a choice follows
                     a = row.allowed(0)
                     if a is None or len(a) != 1:
                         break
                     u = next(iter(a))
-                    if u == self.tok.eos_id:
-                        break
+                    if u == self.tok.eos_id:  # the constraint ends the text here: nothing more to compute
+                        row.done, row.reason = True, "constraint"
+                        return
                     forced.append(u)
                     piece = row.push(u)
                     if history is not None:
@@ -241,10 +244,10 @@ class Generator:
                     yield [piece]
                     if row.done:
                         return
+                if len(row.ids) >= max_new:  # the window is full: the model cannot choose another token
+                    return
                 if forced:
                     feed = torch.tensor([[int(nxt[0])] + forced], dtype=torch.long, device=device)
-                if len(row.ids) >= max_new:
-                    return
             logits, _ = model(feed, cache=cache, positions=next_pos if padded else None, last_only=True)
             next_pos = next_pos + feed.shape[1]
 

@@ -115,6 +115,41 @@ def test_jump_forward_decoding_gives_the_same_tokens():
     assert fast.text == plain.text and fast.text.strip()
 
 
+def test_jump_forward_completes_a_forced_quote_past_the_token_budget():
+    """A quote the constraint forces to the end is appended whole, though longer than max_new_tokens (the
+    model computes none of it); token by token, the budget cuts it."""
+    from models.generate import Generator
+
+    gen = Generator.from_checkpoint(MODELS_PACKAGE_DIR / "checkpoints" / "agent")
+    tok = gen.tok
+    line = "头 head 1: 注意力权重 / attention weights（行=query，列=key，每行和为 1）\nq0:今天   0.3792  0.3619  0.1253\n"
+    src = tok.encode(line, allow_special=False)
+    prompt = tok.encode(f"<|bos|><|user|>算注意力<|observation|>{line}<|assistant|>{THOUGHT}回答{ANSWER}")
+
+    def fn(row, ids):
+        return WholeCopyConstraint([src], tok.eos_id, single=True, max_tokens=len(src)).allowed(ids)
+
+    fast = gen.generate(prompt, max_new_tokens=8, allowed_tokens_fn=fn, jump_forward=True)
+    assert len(src) > 8 and fast.token_ids == src and fast.text == line
+    assert fast.finish_reason == "constraint"
+    plain = gen.generate(prompt, max_new_tokens=8, allowed_tokens_fn=fn)
+    assert plain.token_ids == src[:8] and plain.finish_reason == "length"
+
+
+def test_a_demo_answer_is_whole_lines_and_says_where_the_budget_cut_it():
+    from tutor.agent.guard import DEMO_CUT_NOTE, whole_lines
+    from tutor.agent.prompt import demo_result_start
+
+    obs = "多头注意力 (h=2) | d_k=4\n头 head 0:\n  k0 k1\nq0 0.6 0.4\n头 head 1:\n  k0 k1\nq0 0.3 0.7\n输出 / output: 1×8"
+    full = "计算结果如下：\n头 head 0:\n  k0 k1\nq0 0.6 0.4\n头 head 1:\n  k0 k1\nq0 0.3 0.7\n输出 / output: 1×8"
+    assert whole_lines(full, obs, "attention") == full  # equal lines of two heads are both the result's
+    cut = "计算结果如下：\n头 head 0:\n  k0 k1\nq0 0.6 0.4\n头 head 1:\n  k0 k1\nq0 0.3 0.7\n输出 / out"
+    assert whole_lines(cut, obs, "attention") == full.rsplit("\n", 1)[0] + "\n" + DEMO_CUT_NOTE
+    # the header restates the settings: a demo answer quotes from the next line, gpt_attention's one line whole
+    assert demo_result_start("attention", 8) == 1 and demo_result_start("gpt_attention", 1) == 0
+    assert demo_result_start("mask", 1) == 0
+
+
 def test_answer_may_quote_a_second_sentence_after_a_long_first_one(tok):
     # The loop guard once fired at every jump between sentences (the junction occurs in no source).
     obs = "GPT-1 做了什么事情 2018年夏天。768 维的隐层，3072 维的 feed-forward 隐藏层。当时很多人认为，GPT-1 没有什么新意。"
@@ -273,6 +308,22 @@ def test_extractive_answer_quotes_a_sentence_once_and_cites_a_file_once():
     answer, cited = extractive_answer("n-gram 的 N 可以取多大", [a, b])
     assert answer.count(shared) == 1
     assert answer.count("[003.txt]") == 1 and len(cited) == 2
+
+
+def test_a_whole_answer_is_never_cut_inside_a_block(tok):
+    """Whole answers are bounded by their sources (each block quoted at most once), not by a token cap
+    that once cut a third block after one word ("…相关性。\n\n允许")."""
+    enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
+    lead = "根据课程笔记："
+    blocks = [f"第{i}段：允许解码器访问整个编码的输入序列，通过注意力权重选择性关注信息，自动学习注意力权重。" * 7 for i in range(3)]
+    c = ToolNameConstraint(tok, TOOL_NAMES, answer_sources=[enc(lead)] + [enc(b) for b in blocks], whole_answers=True,
+                           n_leading=1, min_answer_blocks=3)
+    answer = enc(lead + "".join(blocks))
+    assert len(answer) > 400
+    prefix = enc(f"{THOUGHT}回答") + [c.answer]
+    for i in range(len(answer)):
+        assert answer[i] in c(0, prefix + answer[:i]), i
+    assert c(0, prefix + answer) == {tok.eos_id}
 
 
 def test_whole_quotes_follow_shared_beginnings_and_never_repeat_a_block(tok):

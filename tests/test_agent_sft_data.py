@@ -64,9 +64,9 @@ def test_concept_answer_without_evidence_is_empty():
 
 
 def test_demo_requests_cover_what_the_tools_do_and_all_run(ingested_settings):
-    """The generated demo requests reach every kind of mask and n-gram request the tools serve (padding
-    lengths, a sentence's causal mask, named positions and words, a corpus to train on), every one runs
-    on the real tool, and the intent reading sends each to its tool."""
+    """The generated demo requests reach every kind of mask, n-gram and attention request the tools serve
+    (padding lengths, a sentence's causal mask, named positions and words, a corpus to train on, attention
+    over a sentence), every one runs on the real tool, and the intent reading sends each to its tool."""
     from tutor.intent import classify
     from tutor.tools.parsing import parse_mask_query
 
@@ -77,7 +77,9 @@ def test_demo_requests_cover_what_the_tools_do_and_all_run(ingested_settings):
     assert any(k.get("kind") == "causal" and "text" in k for k in kinds) and any(k.get("kind") == "mlm" for k in kinds)
     ngrams = [b.ngram_question() for _ in range(60)]
     assert any("语料" in q or "Train a" in q for q in ngrams)
-    for tool, questions in (("mask", masks), ("ngram", ngrams)):
+    attention = [b.attention_question() for _ in range(40)]  # over given matrices and over a sentence
+    assert any("Q=" in q for q in attention) and any("“" in q and "Q=" not in q for q in attention)
+    for tool, questions in (("mask", masks), ("ngram", ngrams), ("attention", attention)):
         for q in questions:
             assert classify(q).kind == tool, q
             assert b.demo(tool, q) is not None, q

@@ -199,6 +199,18 @@ def test_demo_answers_state_the_whole_result(tutor):
     assert r.model_driven and "“机制注意力” →" in r.answer and "更可能" in r.answer
 
 
+def test_a_multi_head_demo_answer_quotes_every_head_and_the_end_of_the_result(tutor):
+    """A two-head result is quoted from its first head on (the model once opened at the second head's
+    table, unlabelled), each head with its own column header (equal lines are not a repeated quote),
+    through the result's last line: the token budget no longer cuts it ("输出 / output: 4×")."""
+    r = tutor.ask("“今天 天气 很 好”用 2 个头的多头注意力算一下")
+    demo = [s for s in r.steps if s.tool == "attention"]
+    assert demo and r.kind == "demo" and r.model_driven
+    result = [ln.strip() for ln in demo[-1].observation.splitlines() if ln.strip()]
+    assert r.answer.startswith("计算结果如下：\n头 head 0:")
+    assert [ln.strip() for ln in r.answer.splitlines()[1:]] == result[1:]  # the header line restates the settings
+
+
 def test_ngram_demo_trains_on_the_students_corpus(tutor):
     r = tutor.ask("用 bigram（不做平滑）算 “狗 吃 鱼” 的概率和困惑度，语料是：“猫 吃 鱼。狗 吃 肉。猫 吃 肉。”")
     assert [s.tool for s in r.steps if s.tool] == ["ngram"]
@@ -222,6 +234,22 @@ def test_a_number_followup_after_a_demo_runs_it_again_with_that_number(tutor):
     r = tutor.ask("长度 6 呢？", session_id=sid)
     assert [s.tool for s in r.steps if s.tool] == ["mask"]
     assert r.kind == "demo" and "n=6" in r.steps[0].observation and "n=4" not in r.steps[0].observation
+
+
+def test_a_followup_runs_the_demo_again_with_the_setting_it_adds(tutor):
+    """'那用加一平滑呢？' after a bigram scoring request scores the sentence again with add-one smoothing
+    (it searched the notes for n-gram passages); '用 2 个头呢？' after an attention demo runs two heads."""
+    sid = "option-demo"
+    tutor.ask("用 bigram 给“我 爱 学习”打分", session_id=sid)
+    r = tutor.ask("那用加一平滑呢？", session_id=sid)
+    assert [s.tool for s in r.steps if s.tool][-1] == "ngram" and r.kind == "demo"
+    assert "Laplace" in r.steps[-1].observation
+    assert "-inf" not in r.answer  # smoothed: no zero probability left
+    sid = "option-attention"
+    tutor.ask("给“今天 天气 很 好”算一下自注意力", session_id=sid)
+    r = tutor.ask("用 2 个头呢？", session_id=sid)
+    assert [s.tool for s in r.steps if s.tool][-1] == "attention" and r.kind == "demo"
+    assert "头 head 1" in r.answer
 
 
 def test_a_wrong_tool_is_retried_once_with_the_tool_the_request_needs(tutor):

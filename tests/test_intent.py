@@ -108,6 +108,19 @@ def test_followup_is_resolved_against_every_term_of_the_previous_question():
     ("用 Q=K=V=[[1,2],[3,4]] 演示自注意力", "attention"),
     ("给“注意力 是 你 所 需要 的”这句话算一下自注意力，用 2 个头", "attention"),
     ("看看你自己对“我 爱 自然 语言 处理”的注意力图", "gpt_attention"),  # the quoted sentence sits in between
+    # seeing attention over a sentence: its weights, scores, map or spread, without "算 / 演示"
+    ("给我看看“今天 天气 很 好”的注意力权重", "attention"),
+    ("“我 爱 自然 语言 处理”这句话的自注意力权重是多少", "attention"),
+    ("帮我可视化一下“猫 坐 在 垫子 上”的注意力", "attention"),
+    ("画出“the cat sat on the mat”的 attention 热力图", "attention"),
+    ('What do the self-attention weights look like for "the cat sat on the mat"?', "attention"),
+    ("助教模型在读“我 喜欢 大 模型”时注意力是怎么分布的", "gpt_attention"),
+    ("看看你这个 GPT 读“今天 天气 很 好”时的注意力热力图", "gpt_attention"),
+    # "你" asking about attention is not the tutor's own attention
+    ("你能解释一下注意力权重吗", "concept"),
+    ("助教，注意力权重是什么意思", "concept"),
+    ("你觉得自注意力权重怎么理解", "concept"),
+    ("“注意力”这个词在笔记里是什么意思？", "concept"),
     ("BERT 的 80/10/10 规则是什么？用“深度 学习 很 有趣”演示一下", "mask"),
     ("多头注意力用 8 个头是怎么算的？“头”是什么", "concept"),
     ("MLM 统计 stats：大规模随机掩码时各种处理方式的比例是多少？", "mask"),  # the statistics mode
@@ -138,6 +151,23 @@ def test_a_number_followup_changes_the_named_setting_of_the_previous_request():
     assert rewrite_setting("那 5 呢", "演示 4 个词、2 个头的注意力") == ""
     assert rewrite_setting("头数 4 呢", "演示 4 个词、2 个头的注意力") == ""  # a setting it did not have
     assert rewrite_setting("长度 6 呢？", "什么是 BERT？") == ""
+
+
+def test_a_followup_adds_a_setting_the_previous_demo_request_did_not_have():
+    from tutor.intent import rewrite_demo_option
+
+    bigram = "用 bigram 给“我 爱 学习”打分"
+    assert rewrite_demo_option("那用加一平滑呢？", bigram) == bigram + "，用加一平滑"
+    assert rewrite_demo_option("what about add-one smoothing?", bigram) == bigram + "，add-one smoothing"
+    attention = "给“今天 天气 很 好”算一下自注意力"
+    assert rewrite_demo_option("用 2 个头呢？", attention) == attention + "，用 2 个头"
+    assert rewrite_demo_option("第 3 层呢？", "看看你自己对“我 爱 学习”的注意力图") == "看看你自己对“我 爱 学习”的注意力图，第 3 层"
+    # not such a follow-up: a question, another topic, a setting it already had, not after a demo
+    assert rewrite_demo_option("为什么要平滑呢？", bigram) == ""
+    assert rewrite_demo_option("那 BERT 呢？", bigram) == ""
+    assert rewrite_demo_option("长度 6 呢？", "给我看一个长度为 4 的因果掩码") == ""  # rewrite_setting's
+    assert rewrite_demo_option("换成 trigram 呢？", bigram) == ""  # rewrite_ellipsis's
+    assert rewrite_demo_option("那用加一平滑呢？", "什么是 n-gram？") == ""
 
 
 def test_ngram_requests_by_any_name_and_words_inside_quotes_are_data():

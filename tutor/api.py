@@ -20,7 +20,8 @@ from typing import Iterator
 from tutor.config import Settings, get_settings
 from tutor.extractive import UNCOVERED_NOTICE, uncovered_subject
 from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
-from tutor.intent import DEMO_KINDS, Intent, classify, resolve_followup, rewrite_ellipsis, rewrite_setting, subject_of, topic_of
+from tutor.intent import (DEMO_KINDS, Intent, classify, resolve_followup, rewrite_demo_option, rewrite_ellipsis, rewrite_setting,
+                          subject_of, topic_of)
 from tutor.ordinals import rewrite_ordinal
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
@@ -29,10 +30,12 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 
+# The rule path's thoughts for a demo request (the tutor GPT's are tutor.agent.prompt.DEMO_THOUGHT).
 DEMO_THOUGHT = {
-    "attention": "学生给出了矩阵，要看注意力的计算过程，调用 attention 工具。",
+    "attention": "学生要看注意力的计算过程，调用 attention 工具。",
     "ngram": "学生要用 n-gram 语言模型给句子打分，调用 ngram 工具。",
     "mask": "学生要看掩码的效果，调用 mask 工具。",
+    "gpt_attention": "学生要看助教模型自己的注意力，调用 gpt_attention 工具。",
 }
 
 
@@ -194,7 +197,8 @@ class Tutor:
             log.info("agent called the wrong tool (%s); retrying with %s", verdict.reason, tool)
             yield StreamEvent(type="step", data=Step(thought=f"模型选错了工具（{verdict.reason}），限定用 {tool} 重试一次。/ The model picked the wrong tool; retrying once with {tool}.").model_dump(mode="json"))
         log.info("agent answer rejected (%s); using the rule path", verdict.reason)
-        yield StreamEvent(type="step", data=Step(thought=f"模型的回答未通过检查（{verdict.reason}），改用检索摘录。/ The model's answer failed a check ({verdict.reason}); falling back.").model_dump(mode="json"))
+        fallback = "直接给出工具的结果" if intent.kind in DEMO_KINDS else "改用检索摘录"
+        yield StreamEvent(type="step", data=Step(thought=f"模型的回答未通过检查（{verdict.reason}），{fallback}。/ The model's answer failed a check ({verdict.reason}); falling back.").model_dump(mode="json"))
         yield from self._rule_answer(reading)
 
     def _rule_answer(self, reading: Reading) -> Iterator[Step | AskResult]:
@@ -203,7 +207,7 @@ class Tutor:
         if intent.kind == "injection":
             yield AskResult(answer=REFUSAL_INJECTION[lang], kind="refusal")
             return
-        if intent.kind in ("attention", "ngram", "mask"):
+        if intent.kind in DEMO_KINDS:
             yield from self._demo(intent.kind, question, lang)
             return
         if intent.kind == "offtopic" and resolved == question:
@@ -212,9 +216,11 @@ class Tutor:
         yield from self._concept(resolved, lang)
 
     def _demo(self, kind: str, question: str, lang: str) -> Iterator[Step | AskResult]:
+        from tutor.tools.gpt_attention import run_gpt_attention
         from tutor.tools.langchain_tools import run_attention, run_mask, run_ngram
 
-        run = {"attention": run_attention, "ngram": run_ngram, "mask": run_mask}[kind]
+        generator = self.agent.generator if self.agent else None  # without the tutor GPT, gpt_attention says so
+        run = {"attention": run_attention, "ngram": run_ngram, "mask": run_mask, "gpt_attention": lambda q: run_gpt_attention(generator, q)}[kind]
         text, artifact = run(question)
         step = Step(thought=DEMO_THOUGHT[kind], tool=kind, tool_input=question, observation=text, artifact=artifact)
         yield step
@@ -258,7 +264,9 @@ def _read(question: str, session) -> Reading:
     intent = classify(question)
     topic = _last_topic(session)
     last = _last_question(session)
-    ellipsis = "" if intent.definite else rewrite_ellipsis(question, last, topic)
+    # "那用加一平滑呢？" after an n-gram demo: the same demo with that setting added
+    option = "" if intent.definite else rewrite_demo_option(question, last)
+    ellipsis = option or ("" if intent.definite else rewrite_ellipsis(question, last, topic))
     if not ellipsis and not intent.definite and last:
         if classify(last).kind in DEMO_KINDS:
             ellipsis = rewrite_setting(question, last)  # "长度 6 呢？" after a length-4 mask demo
@@ -269,7 +277,7 @@ def _read(question: str, session) -> Reading:
     resolved = ellipsis or (question if intent.definite else resolve_followup(question, subject))
     if ellipsis and intent.kind != "injection":
         # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request; the answer keeps the asker's language
-        intent = replace(classify(ellipsis), language=intent.language)
+        intent = replace(classify(last) if option else classify(ellipsis), language=intent.language)
     return Reading(question, intent, subject, ellipsis, resolved)
 
 

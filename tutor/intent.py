@@ -103,6 +103,10 @@ def is_course_related(text: str) -> bool:
 
 
 DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
+# What a request to see attention asks for: its weights, scores, map or how it is spread over the words.
+_SHOW_ATTENTION = r"图|map|热力|权重|分数|分布|矩阵|可视化|画|看看|看一下|weights?\b|scores?\b|matrix|visuali[sz]|look like"
+# Words naming the tutor GPT as the one attending (a gpt_attention request).
+_OWN_MODEL = r"你自己|你的|你这个|你这|你在|你读|助教(?:模型|的|自己|\s*gpt)|tutor(?:\s*gpt|'s)|自己的|\byour\b"
 
 
 def classify(text: str) -> Intent:
@@ -120,14 +124,17 @@ def _classify(text: str, lang: str) -> Intent:
     bare = strip_quoted(t, "“”")  # the request without its quoted sentence
     # a matrix, or Q/K/V given one ("Q=[[1,0]]", "Q=K=V=...") — not "k=0.5" of add-k smoothing
     has_matrix = bool(_MATRIX.search(text)) or bool(re.search(r"\b[qkv]\s*[=＝:：]\s*(?:\[|[qkv]\b)", t))
-    if re.search(r"(你|tutor|助教|自己).{0,10}(注意力|attention).{0,6}(图|map|热力|权重)|own attention", bare):
+    # the tutor GPT's own attention: the request names the model as the one attending ("你的 / 你自己 /
+    # 助教模型 / your"), not merely a "你" asking ("你能解释一下注意力权重吗" wants the notes)
+    if re.search(rf"(?:{_OWN_MODEL}).{{0,16}}(?:注意力|attention).{{0,8}}(?:{_SHOW_ATTENTION})|own attention", bare):
         return Intent("gpt_attention", lang)
     if has_matrix and re.search(r"注意力|attention|softmax|q\s*[=＝]|权重", t):
         return Intent("attention", lang)
     # the data a demo works on: quoted, or after the request's colon ("给这句话打分：我 爱 你")
     quoted = re.search(r"[“\"「『'].+[”\"」』']", text) or trailing_data(text)
     # attention over a quoted sentence: "给“我 爱 你”算一下自注意力，用 2 个头"
-    if re.search(r"[“\"「『'][^”\"」』']{3,}[”\"」』']", text) and re.search(r"注意力|attention", bare) and re.search(r"算|计算|compute|calculate|演示|demo|show|[0-9一二两三四]\s*个?头|heads?\b", bare) \
+    if re.search(r"[“\"「『'][^”\"」』']{3,}[”\"」』']", text) and re.search(r"注意力|attention", bare) \
+            and re.search(rf"算|计算|compute|calculate|演示|demo|show|[0-9一二两三四]\s*个?头|heads?\b|{_SHOW_ATTENTION}", bare) \
             and not re.search(r"掩码|mask", bare):
         return Intent("attention", lang)
     # the request's words are read outside its quoted data: "给“掩码让模型看不到后面的词”打分" scores a sentence
@@ -233,6 +240,39 @@ def rewrite_setting(question: str, previous_question: str) -> str:
         return ""
     x = found[0]
     return previous_question[: x.start()] + value + previous_question[x.end() :]
+
+
+_ASKING = re.compile(r"为什么|为何|为啥|什么|怎么|如何|吗|哪|是不是|\b(?:why|what|how|which|is|are|does|do)\b", re.I)
+
+
+def rewrite_demo_option(question: str, previous_question: str) -> str:
+    """'那用加一平滑呢？' after '用 bigram 给“我 爱 学习”打分' becomes '用 bigram 给“我 爱 学习”打分，用加一平滑':
+    a demo request asked again with a setting it did not have (smoothing, heads, a causal mask, a layer).
+    The follow-up's words are added to the previous request when the demo's own parser then reads a
+    different request; '' when they change nothing (a setting it had: see rewrite_setting), when the
+    follow-up asks something ("为什么要平滑呢？"), or when the previous question was not a demo request.
+    The request stays the previous one's kind: "加上因果掩码呢" after an attention demo is masked attention."""
+    from tutor.tools.parsing import parse_attention_query, parse_mask_query, parse_ngram_query
+
+    m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question)
+    if not m or not previous_question:
+        return ""
+    new = (m.group("x") or m.group("y") or "").strip()
+    if not new or _ASKING.search(new):
+        return ""
+    kind = classify(previous_question).kind
+    if kind == "gpt_attention":
+        from tutor.tools.gpt_attention import parse_gpt_attention_query as parse
+    else:
+        parse = {"attention": parse_attention_query, "ngram": parse_ngram_query, "mask": parse_mask_query}.get(kind)
+    if parse is None:
+        return ""
+    asked = f"{previous_question.rstrip('。.！!？? ')}，{new}"
+    try:
+        changed = parse(asked) != parse(previous_question)
+    except Exception:  # noqa: BLE001 - a request the parser cannot read is not this kind of follow-up
+        return ""
+    return asked if changed else ""
 
 
 def resolve_followup(question: str, previous_topic: str, previous_question: str = "") -> str:

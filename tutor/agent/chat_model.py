@@ -22,7 +22,7 @@ from pydantic import PrivateAttr
 from models.data import ROLE_TOKENS, render_conversation
 from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, ASSISTANT, THOUGHT
 from tutor.agent.parser import split_step
-from tutor.agent.prompt import ANSWER_LEADS, thought_texts
+from tutor.agent.prompt import ANSWER_LEADS, demo_result_start, thought_texts
 from tutor.agent.search_tool import parse_evidence
 
 
@@ -212,8 +212,11 @@ class ToolNameConstraint:
         self.input_copy = (WholeCopyConstraint(input_sources, self.eos, n_leading=input_leads, lead_first=True,
                                                min_sources=1 if input_leads else 0)
                            if input_sources else None)
+        # a whole answer copies each block or result line at most once, so its sources bound its length:
+        # no token cap that could cut a block mid-way
         self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks,
-                                                ordered=ordered_answer, opening=answer_opening)
+                                                ordered=ordered_answer, opening=answer_opening,
+                                                max_tokens=sum(map(len, answer_sources)))
                             if whole_answers else
                             CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
         self.policy = policy
@@ -311,6 +314,12 @@ class TutorGPTChat(BaseChatModel):
         called = [tool for m in messages if isinstance(m, AIMessage) for tool in [split_step(str(m.content))[1]] if tool]
         own = ANSWER_LEADS.get(called[-1]) if called else None
         demo_leads = [t for t in extra if t.endswith("\n") and own in (None, t)] if lines else []
+        # …and it quotes the last result from the line its fine-tuning answers start at (demo_result_start):
+        # left to the model, a two-head result was quoted from its second head's table, unlabelled
+        demo_opening = None
+        if lines:
+            last = [ln for ln in observations[-1].splitlines() if ln.strip()]
+            demo_opening = len(demo_leads) + len(lines) - len(last) + demo_result_start(called[-1] if called else None, len(last))
         if whole:
             answer_sources = [enc(t) for t in [*leads, *blocks]]
         elif lines:
@@ -326,7 +335,8 @@ class TutorGPTChat(BaseChatModel):
                                         thought_sources=[enc(t) for t in thoughts],
                                         min_answer_blocks=self.min_answer_blocks if whole else 0, ordered_answer=bool(lines),
                                         input_leads=len(ctx.get("topics", [])),
-                                        answer_opening=len(leads) + last_search if whole and last_search is not None else None)
+                                        answer_opening=(len(leads) + last_search if whole and last_search is not None
+                                                        else demo_opening))
         with self._lock:  # one generation at a time per model: torch on 2 cores gains nothing from more
             for piece in self._generator.stream(
                 ids,

@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
+from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC, demo_result_start
 from tutor.agent.search_tool import parse_evidence
 from kb.text import tokenize
 from tutor.extractive import content_words, join_cited
@@ -147,7 +147,9 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
     if not demo and "search_notes" not in tools:
         return Verdict(False, "a concept question needs search_notes", retry_tool="search_notes")
     observations = "\n".join(s["observation"] for s in run.steps)
-    answer = tidy_quote(answer)
+    # a demo answer is the result's lines in order, where equal lines are the result's own (two heads'
+    # identical column headers); a concept answer may have quoted a sentence twice
+    answer = answer if demo else tidy_quote(answer)
     body = _strip_lead(answer)
     if len(re.sub(r"\s", "", body)) < MIN_CONTENT_CHARS:
         return Verdict(False, "answer too short")
@@ -163,10 +165,7 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
         missing = [ln for ln in result_lines if ln not in body]
         if result_lines and len(missing) > len(result_lines) / 2:
             return Verdict(False, "the answer leaves out most of the tool's result")
-        lines = answer.rstrip().split("\n")
-        if len(lines) > 1 and len(lines[-1].strip()) < 4:  # a quote that stopped one token into a new line
-            answer = "\n".join(lines[:-1])
-        return Verdict(True, answer=answer, kind="demo")
+        return Verdict(True, answer=whole_lines(answer, step["observation"], intent.kind), kind="demo")
     # concept answers: quoted from the notes; every quoted sentence is traced to the note it came from
     blocks = parse_evidence(observations)
     if intent.kind == "offtopic" and question and word_coverage(question, blocks) < MIN_WORD_COVERAGE:
@@ -192,6 +191,24 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
     answer = CITATION.sub("", answer)
     answer = re.sub(r"\s*\[\d\]\s*$", "", answer.strip()).strip()
     return Verdict(True, answer=cited_paragraphs(answer, blocks, cited), kind="concept", sources=cited)
+
+
+# Said after a demo answer that the token budget cut before the tool's result ended.
+DEMO_CUT_NOTE = "（结果较长，回答只引用到这里，完整结果见工具输出 / the result is long: quoted up to here, the full result is in the tool's output）"
+
+
+def whole_lines(answer: str, observation: str, tool: str) -> str:
+    """A demo answer as whole lines of the tool's result: a last line the token budget cut in the middle
+    ("输出 / output: 4×") is dropped, and when the quote stops before the result's last line the answer
+    says so (DEMO_CUT_NOTE) instead of passing a part for the whole."""
+    result = [ln.strip() for ln in observation.splitlines() if ln.strip()]
+    result = result[demo_result_start(tool, len(result)) :]
+    lines = answer.rstrip().split("\n")
+    if len(lines) > 1 and lines[-1].strip() not in result:
+        lines = lines[:-1]
+    if result and lines[-1].strip() != result[-1]:
+        lines.append(DEMO_CUT_NOTE)
+    return "\n".join(lines)
 
 
 def cited_paragraphs(answer: str, blocks: list[tuple[str, str]], cited: list[Source]) -> str:

@@ -38,6 +38,13 @@ ANSWER_LEADS = {
 }
 
 
+def demo_result_start(tool: str | None, n_lines: int) -> int:
+    """The line of a demo tool's result that its answer quotes from (through the last line): the one after
+    the header, which only restates the demo's settings ("多头注意力 (h=2) | Q 4×8 … | d_k=4"); the first
+    for gpt_attention, whose result is one line, and for a one-line result (an error message)."""
+    return 0 if tool == "gpt_attention" or n_lines < 2 else 1
+
+
 def answer_copy_texts(language: str | None = None) -> dict[str, list[str]]:
     """Besides the observations, what an answer may quote: lead phrases, and (only when no tool was
     called) the fixed refusals — in the question's `language` ("zh" | "en") when it is given, so a

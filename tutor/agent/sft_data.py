@@ -23,8 +23,8 @@ from pathlib import Path
 from kb.chunking import HEADING_SEP
 from models.tokenizer import ANSWER
 from tutor.agent.prompt import (ANSWER_LEADS, ANSWER_THOUGHT, DEMO_ANSWER_THOUGHT, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC,
-                                 REFUSAL_THOUGHT, SYSTEM_PROMPT, action_step, answer_step, history_messages,
-                                 search_thought)
+                                 REFUSAL_THOUGHT, SYSTEM_PROMPT, action_step, answer_step, demo_result_start,
+                                 history_messages, search_thought)
 from tutor.agent.search_tool import parse_evidence, search_evidence
 from tutor.intent import language_of, resolve_followup, topic_of
 
@@ -127,7 +127,7 @@ def demo_answer(tool: str, observation: str) -> str:
     """The lead, then the tool's result lines after its header through the last one — what the
     constrained decoder lets a demo answer be (chat_model: consecutive whole lines to the end)."""
     lines = [l for l in observation.splitlines() if l.strip()]
-    return ANSWER_LEADS[tool] + "\n".join(lines if tool == "gpt_attention" else lines[1:])
+    return ANSWER_LEADS[tool] + "\n".join(lines[demo_result_start(tool, len(lines)):])
 
 
 class Builder:
@@ -163,7 +163,15 @@ class Builder:
 
     # ---- question makers ----
     def attention_question(self) -> str:
+        """Attention by hand for given Q, K, V matrices, or over a sentence the student names (its words'
+        seeded embeddings), with one head or several."""
         r = self.rng
+        if r.random() < 0.3:
+            s = r.choice([self.sentence, self.spaced_sentence])()
+            t = r.choice(["给“{s}”算一下自注意力", "“{s}”这句话的注意力权重是多少", "帮我可视化一下“{s}”的自注意力", "画出“{s}”的注意力热力图",
+                          "“{s}”用 {h} 个头的多头注意力算一下", "Show the self-attention weights for “{s}”",
+                          "What does self-attention look like over “{s}”? Use {h} heads", "对“{s}”做一次自注意力计算"])
+            return t.format(s=s, h=r.randint(1, 4))
         n, m, d = r.randint(1, 3), r.randint(1, 3), r.randint(1, 3)
         dv = r.randint(1, 3)
         Q, K, V = _fmt(_matrix(r, n, d)), _fmt(_matrix(r, m, d)), _fmt(_matrix(r, m, dv))
