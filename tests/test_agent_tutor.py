@@ -226,6 +226,18 @@ def test_ellipsis_after_a_demo_is_the_same_demo_with_the_new_setting(tutor):
     assert r.kind == "demo" and "3-gram" in r.steps[0].observation
 
 
+def test_the_rule_path_runs_a_demo_followup_as_understood(ingested_settings):
+    """Without the GPT (and when its answer fails the guard) the demo runs the request the follow-up
+    stands for, not the follow-up's own words ("长度 6 呢？" alone is no mask request)."""
+    t = Tutor(ingested_settings, engine="extractive")
+    t.ask("给我看一个长度为 4 的因果掩码", session_id="rule-demo")
+    r = t.ask("长度 6 呢？", session_id="rule-demo")
+    assert r.kind == "demo" and not r.model_driven and "n=6" in r.steps[-1].observation
+    t.ask("用 bigram 给“我 爱 学习”打分", session_id="rule-ngram")
+    r = t.ask("那用加一平滑呢？", session_id="rule-ngram")
+    assert r.kind == "demo" and "Laplace" in r.steps[-1].observation
+
+
 def test_a_number_followup_after_a_demo_runs_it_again_with_that_number(tutor):
     """'长度 6 呢？' after a length-4 causal mask draws a 6×6 mask; after a concept question it is not
     read as a demo."""

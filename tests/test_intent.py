@@ -78,6 +78,12 @@ def test_not_an_ellipsis_keeps_the_older_resolution():
     assert resolve_followup("那 GPT-3 呢？", "GPT-2") == "GPT-2 那 GPT-3 呢？"  # without the previous question
 
 
+def test_ellipsis_never_rewrites_a_requests_quoted_data():
+    # the topic named inside the quoted sentence is data: the one outside it is replaced
+    assert rewrite_ellipsis("那 BERT 呢？", "用 bigram 给“GPT 很 强”打分", "GPT") == ""
+    assert rewrite_ellipsis("换成 trigram 呢？", "用 bigram 给“bigram 很 简单”打分", "bigram") == "用 trigram 给“bigram 很 简单”打分"
+
+
 def test_ellipsis_whose_new_topic_contains_the_old_one():
     assert rewrite_ellipsis("那 GPT-3 呢？", "GPT 用的是 Transformer 的哪一半？", "GPT") == "GPT-3 用的是 Transformer 的哪一半？"
 
@@ -156,17 +162,24 @@ def test_a_number_followup_changes_the_named_setting_of_the_previous_request():
 def test_a_followup_adds_a_setting_the_previous_demo_request_did_not_have():
     from tutor.intent import rewrite_demo_option
 
+    from tutor.tools.parsing import parse_mask_query
+
     bigram = "用 bigram 给“我 爱 学习”打分"
-    assert rewrite_demo_option("那用加一平滑呢？", bigram) == bigram + "，用加一平滑"
-    assert rewrite_demo_option("what about add-one smoothing?", bigram) == bigram + "，add-one smoothing"
+    assert rewrite_demo_option("那用加一平滑呢？", bigram) == "用加一平滑，" + bigram
+    assert rewrite_demo_option("what about add-one smoothing?", bigram) == "add-one smoothing，" + bigram
     attention = "给“今天 天气 很 好”算一下自注意力"
-    assert rewrite_demo_option("用 2 个头呢？", attention) == attention + "，用 2 个头"
-    assert rewrite_demo_option("第 3 层呢？", "看看你自己对“我 爱 学习”的注意力图") == "看看你自己对“我 爱 学习”的注意力图，第 3 层"
-    # not such a follow-up: a question, another topic, a setting it already had, not after a demo
+    assert rewrite_demo_option("用 2 个头呢？", attention) == "用 2 个头，" + attention
+    assert rewrite_demo_option("第 3 层呢？", "看看你自己对“我 爱 学习”的注意力图") == "第 3 层，看看你自己对“我 爱 学习”的注意力图"
+    # a setting the previous request had is read from the follow-up first
+    padding = rewrite_demo_option("那长度 2、4、6 呢？", "长度为 3 和 5 的 padding mask")
+    assert parse_mask_query(padding) == {"kind": "padding", "lengths": "2,4,6"}
+    # drawing BERT's random masking again: the next seed
+    mlm = "对“我 爱 自然 语言 处理”做 BERT 随机掩码"
+    assert parse_mask_query(rewrite_demo_option("换个随机种子呢？", mlm))["seed"] == 1
+    assert parse_mask_query(rewrite_demo_option("再来一次呢", mlm + "，seed=4"))["seed"] == 5
+    # not such a follow-up: a question, another topic, not after a demo
     assert rewrite_demo_option("为什么要平滑呢？", bigram) == ""
     assert rewrite_demo_option("那 BERT 呢？", bigram) == ""
-    assert rewrite_demo_option("长度 6 呢？", "给我看一个长度为 4 的因果掩码") == ""  # rewrite_setting's
-    assert rewrite_demo_option("换成 trigram 呢？", bigram) == ""  # rewrite_ellipsis's
     assert rewrite_demo_option("那用加一平滑呢？", "什么是 n-gram？") == ""
 
 

@@ -207,8 +207,8 @@ class Tutor:
         if intent.kind == "injection":
             yield AskResult(answer=REFUSAL_INJECTION[lang], kind="refusal")
             return
-        if intent.kind in DEMO_KINDS:
-            yield from self._demo(intent.kind, question, lang)
+        if intent.kind in DEMO_KINDS:  # as understood: "长度 6 呢？" after a length-4 mask is that mask of length 6
+            yield from self._demo(intent.kind, resolved, lang)
             return
         if intent.kind == "offtopic" and resolved == question:
             yield AskResult(answer=REFUSAL_OFFTOPIC[lang], kind="refusal")
@@ -264,12 +264,15 @@ def _read(question: str, session) -> Reading:
     intent = classify(question)
     topic = _last_topic(session)
     last = _last_question(session)
-    # "那用加一平滑呢？" after an n-gram demo: the same demo with that setting added
-    option = "" if intent.definite else rewrite_demo_option(question, last)
-    ellipsis = option or ("" if intent.definite else rewrite_ellipsis(question, last, topic))
+    demo = classify(last).kind if last else ""
+    demo = demo if demo in DEMO_KINDS else ""
+    ellipsis = "" if intent.definite else rewrite_ellipsis(question, last, topic)
+    if demo and ellipsis and classify(ellipsis).kind != demo:
+        ellipsis = ""  # "加上因果掩码呢" put in place of an attention request's topic asks for neither demo
+    option = ""
     if not ellipsis and not intent.definite and last:
-        if classify(last).kind in DEMO_KINDS:
-            ellipsis = rewrite_setting(question, last)  # "长度 6 呢？" after a length-4 mask demo
+        if demo:  # "长度 6 呢？" after a length-4 mask demo; "那用加一平滑呢？" after a bigram request
+            ellipsis = rewrite_setting(question, last) or (option := rewrite_demo_option(question, last))
         else:  # "第二个任务具体是什么？" after an answer listing BERT's two pre-training tasks
             ellipsis = rewrite_ordinal(question, session.history(1)[-1].answer, topic)
     # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")
@@ -277,7 +280,7 @@ def _read(question: str, session) -> Reading:
     resolved = ellipsis or (question if intent.definite else resolve_followup(question, subject))
     if ellipsis and intent.kind != "injection":
         # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request; the answer keeps the asker's language
-        intent = replace(classify(last) if option else classify(ellipsis), language=intent.language)
+        intent = Intent(demo, intent.language) if option else replace(classify(ellipsis), language=intent.language)
     return Reading(question, intent, subject, ellipsis, resolved)
 
 

@@ -198,7 +198,9 @@ def rewrite_ellipsis(question: str, previous_question: str, previous_topic: str)
     named = topic_of(new)
     if not named or named.lower() == previous_topic.lower():
         return ""
-    at = previous_question.lower().find(previous_topic.lower())
+    # the topic as the request names it, not inside its quoted data ("给“注意力 机制 很 重要”算一下自注意力")
+    outside = strip_quoted(previous_question, lambda q: "\0" * len(q.group(0)))
+    at = outside.lower().find(previous_topic.lower())
     if at < 0:
         return ""
     return previous_question[:at] + new + previous_question[at + len(previous_topic) :]
@@ -243,22 +245,27 @@ def rewrite_setting(question: str, previous_question: str) -> str:
 
 
 _ASKING = re.compile(r"为什么|为何|为啥|什么|怎么|如何|吗|哪|是不是|\b(?:why|what|how|which|is|are|does|do)\b", re.I)
+# "换个随机种子呢？" / "再来一次": the same seeded demo (BERT's random masking, attention over a sentence's
+# seeded embeddings) drawn again with the next seed
+_REROLL = re.compile(r"换一?个?(?:随机)?种子|换个随机|再(?:来|试|随机|抽)一次|重新随机|another\s+(?:random\s+)?seed|again|re-?roll", re.I)
 
 
 def rewrite_demo_option(question: str, previous_question: str) -> str:
-    """'那用加一平滑呢？' after '用 bigram 给“我 爱 学习”打分' becomes '用 bigram 给“我 爱 学习”打分，用加一平滑':
-    a demo request asked again with a setting it did not have (smoothing, heads, a causal mask, a layer).
-    The follow-up's words are added to the previous request when the demo's own parser then reads a
-    different request; '' when they change nothing (a setting it had: see rewrite_setting), when the
-    follow-up asks something ("为什么要平滑呢？"), or when the previous question was not a demo request.
-    The request stays the previous one's kind: "加上因果掩码呢" after an attention demo is masked attention."""
+    """'那用加一平滑呢？' after '用 bigram 给“我 爱 学习”打分' becomes '用加一平滑，用 bigram 给“我 爱 学习”打分',
+    and '那长度 2、4、6 呢？' after '长度为 3 和 5 的 padding mask' the same mask for lengths 2, 4 and 6: a
+    demo request asked again with a setting added or changed (smoothing, heads, lengths, a causal mask,
+    a layer, the seed: "换个随机种子呢？" draws again with the next one). The follow-up's words go before the
+    previous request, so the demo's parser, which reads the first setting it finds, reads the new one.
+    '' when the parser then reads the same request, when the follow-up asks something ("为什么要平滑呢？"),
+    or when the previous question was not a demo request. The request stays the previous one's kind:
+    "加上因果掩码呢" after an attention demo is masked attention."""
     from tutor.tools.parsing import parse_attention_query, parse_mask_query, parse_ngram_query
 
     m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question)
     if not m or not previous_question:
         return ""
     new = (m.group("x") or m.group("y") or "").strip()
-    if not new or _ASKING.search(new):
+    if not new or (_ASKING.search(new) and not _REROLL.search(new)):
         return ""
     kind = classify(previous_question).kind
     if kind == "gpt_attention":
@@ -267,9 +274,12 @@ def rewrite_demo_option(question: str, previous_question: str) -> str:
         parse = {"attention": parse_attention_query, "ngram": parse_ngram_query, "mask": parse_mask_query}.get(kind)
     if parse is None:
         return ""
-    asked = f"{previous_question.rstrip('。.！!？? ')}，{new}"
     try:
-        changed = parse(asked) != parse(previous_question)
+        before = parse(previous_question)
+        if _REROLL.search(new):
+            new = f"seed={int(before.get('seed') or 0) + 1}"
+        asked = f"{new}，{previous_question}"
+        changed = parse(asked) != before
     except Exception:  # noqa: BLE001 - a request the parser cannot read is not this kind of follow-up
         return ""
     return asked if changed else ""
