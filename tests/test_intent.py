@@ -177,6 +177,12 @@ def test_a_followup_adds_a_setting_the_previous_demo_request_did_not_have():
     mlm = "对“我 爱 自然 语言 处理”做 BERT 随机掩码"
     assert parse_mask_query(rewrite_demo_option("换个随机种子呢？", mlm))["seed"] == 1
     assert parse_mask_query(rewrite_demo_option("再来一次呢", mlm + "，seed=4"))["seed"] == 5
+    # one matrix of an attention request changed
+    qkv = "用 Q=[[1,0],[0,1]] K=[[1,0],[0,1]] V=[[1,2],[3,4]] 算注意力"
+    from tutor.tools.parsing import parse_attention_query
+
+    changed = parse_attention_query(rewrite_demo_option("V 换成 [[0,1],[1,0]] 呢？", qkv))
+    assert changed["v"] == "[[0,1],[1,0]]" and changed["q"] == "[[1,0],[0,1]]"
     # not such a follow-up: a question, another topic, not after a demo
     assert rewrite_demo_option("为什么要平滑呢？", bigram) == ""
     assert rewrite_demo_option("那 BERT 呢？", bigram) == ""

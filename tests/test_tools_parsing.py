@@ -191,6 +191,8 @@ def test_normalize_smoothing():
         ("演示 causal mask，句子：“注意力 就是 你 需要 的”", {"kind": "causal", "text": "注意力 就是 你 需要 的"}),
         ("把“今天 天气 很 好”中的第 2 个词和第 4 个词遮住", {"text": "今天 天气 很 好", "positions": [1, 3]}),
         ("用 BERT 的方式把“the cat sat on the mat”中的 cat 遮住", {"kind": "mlm", "text": "the cat sat on the mat", "words": ["cat"]}),
+        # the word quoted before its sentence
+        ('Mask the word "cat" in "the cat sat on the mat"', {"text": "the cat sat on the mat", "words": ["cat"]}),
     ],
 )
 def test_parse_mask_query(query, expected):

@@ -250,23 +250,30 @@ _ASKING = re.compile(r"为什么|为何|为啥|什么|怎么|如何|吗|哪|是�
 _REROLL = re.compile(r"换一?个?(?:随机)?种子|换个随机|再(?:来|试|随机|抽)一次|重新随机|another\s+(?:random\s+)?seed|again|re-?roll", re.I)
 
 
+# "V 换成 [[0,1],[1,0]] 呢？": one matrix of an attention request changed (its commas end no ellipsis here)
+_MATRIX_CHANGE = re.compile(r"^\s*(?:那|把)?\s*(?P<x>[QKVqkv]\s*(?:换成|改成|改为|变成|=|＝|:|：)\s*\[.*\])\s*(?:呢|的话|会怎样|会怎么样)?\s*[？?]?\s*$")
+_CHANGED_TO = re.compile(r"^(.{1,12}?)\s*(?:换成|改成|改为|变成|设为|设成)\s*")
+
+
 def rewrite_demo_option(question: str, previous_question: str) -> str:
     """'那用加一平滑呢？' after '用 bigram 给“我 爱 学习”打分' becomes '用加一平滑，用 bigram 给“我 爱 学习”打分',
     and '那长度 2、4、6 呢？' after '长度为 3 和 5 的 padding mask' the same mask for lengths 2, 4 and 6: a
     demo request asked again with a setting added or changed (smoothing, heads, lengths, a causal mask,
-    a layer, the seed: "换个随机种子呢？" draws again with the next one). The follow-up's words go before the
-    previous request, so the demo's parser, which reads the first setting it finds, reads the new one.
+    a layer, a matrix: "V 换成 [[0,1],[1,0]] 呢？", the seed: "换个随机种子呢？" draws again with the next one).
+    The follow-up's words go before the previous request, so the demo's parser, which reads the first
+    setting it finds, reads the new one.
     '' when the parser then reads the same request, when the follow-up asks something ("为什么要平滑呢？"),
     or when the previous question was not a demo request. The request stays the previous one's kind:
     "加上因果掩码呢" after an attention demo is masked attention."""
     from tutor.tools.parsing import parse_attention_query, parse_mask_query, parse_ngram_query
 
-    m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question)
+    m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question) or _MATRIX_CHANGE.match(question)
     if not m or not previous_question:
         return ""
-    new = (m.group("x") or m.group("y") or "").strip()
+    new = (m.groupdict().get("x") or m.groupdict().get("y") or "").strip()
     if not new or (_ASKING.search(new) and not _REROLL.search(new)):
         return ""
+    new = _CHANGED_TO.sub(r"\1=", new)  # "V 换成 [[0,1],[1,0]]" → "V=[[0,1],[1,0]]", "seed 改成 3" → "seed=3"
     kind = classify(previous_question).kind
     if kind == "gpt_attention":
         from tutor.tools.gpt_attention import parse_gpt_attention_query as parse

@@ -770,5 +770,8 @@ def parse_mask_query(query: str) -> dict[str, Any]:
         r"\bmask\s+(?:out\s+)?(?:the\s+word\s+)?[\"'‘“]?([A-Za-z\u4e00-\u9fff]+)[\"'’”]?\s+(?:in|of)\b", s, re.IGNORECASE)
     if m and out.get("text") and "positions" not in out:
         out["words"] = [m.group(1)]
+        # 'Mask the word "cat" in "the cat sat on the mat"': the word is quoted before its sentence
+        if out["text"] == m.group(1):
+            out["text"] = next((q for q in quoted[1:] if m.group(1) in q), out["text"])
     return out
 
