@@ -122,6 +122,13 @@ def test_followup_is_resolved_against_every_term_of_the_previous_question():
     ('What do the self-attention weights look like for "the cat sat on the mat"?', "attention"),
     ("助教模型在读“我 喜欢 大 模型”时注意力是怎么分布的", "gpt_attention"),
     ("看看你这个 GPT 读“今天 天气 很 好”时的注意力热力图", "gpt_attention"),
+    # scoring a sentence without naming the model: the n-gram scorer (it was refused as off-topic)
+    ("给“我 爱 你”打分", "ngram"),
+    ("“我 爱 你”这句话的概率是多少", "ngram"),
+    ('Score "I love NLP"', "ngram"),
+    ('What is the probability of "the cat sat"?', "ngram"),
+    ("统计语言模型是怎么计算一句话出现的概率的？", "concept"),
+    ("笔记里“条件概率”是什么意思？", "concept"),
     # "你" asking about attention is not the tutor's own attention
     ("你能解释一下注意力权重吗", "concept"),
     ("助教，注意力权重是什么意思", "concept"),
@@ -210,3 +217,10 @@ def test_a_chinese_question_around_english_terms_is_chinese(question, language):
     from tutor.intent import language_of
 
     assert language_of(question) == language
+
+
+def test_the_gpt_attention_sentence_is_the_quoted_one_not_from_an_apostrophe():
+    from tutor.tools.gpt_attention import parse_gpt_attention_query
+
+    q = 'Show the tutor\'s own attention for "attention is all you need", layer 2 head 3'
+    assert parse_gpt_attention_query(q) == {"sentence": "attention is all you need", "layer": 2, "head": 3}

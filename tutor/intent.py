@@ -147,6 +147,10 @@ def _classify(text: str, lang: str) -> Intent:
         re.search(r"[“\"「『'].+[”\"」』']", text) or re.search(r"打.{0,2}分|评分|算|计算|score|概率|比较|compare|prob", t)
     ):
         return Intent("ngram", lang)
+    # scoring a sentence without naming the model ("给“我 爱 你”打分", "“我 爱 你”这句话的概率是多少"): the
+    # course's sentence scorer is the n-gram language model (a bigram unless told otherwise)
+    if quoted and re.search(r"打.{0,2}分|评分|\bscore|概率|probabilit|likelihood|可能性", bare) and not re.search(r"注意力|attention|掩码|mask", bare):
+        return Intent("ngram", lang)
     if has_matrix:
         return Intent("attention", lang)
     if _CREATIVE.search(text) and not is_course_related(text.replace("写", "")):

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from tutor.tools.errors import DemoInputError
+from tutor.tools.parsing import quoted_segments
 from tutor.tools.langchain_tools import PNG_DIR, _png_path
 from tutor.tools.plotting import heatmap_png
 
@@ -20,7 +21,7 @@ MAX_TOKENS = 48
 def parse_gpt_attention_query(query: str) -> dict[str, Any]:
     """Sentence (quoted text, else the whole query minus layer/head words), layer and head (1-based in text)."""
     text = query or ""
-    quoted = re.findall(r"[“\"「『'‘](.+?)[”\"」』'’]", text)
+    quoted = quoted_segments(text)  # not from an apostrophe ("the tutor's own attention for “…”")
     layer = re.search(r"(?:第\s*(\d+)\s*层|layer\s*(\d+))", text, re.I)
     head = re.search(r"(?:第\s*(\d+)\s*个?头|head\s*(\d+))", text, re.I)
     sentence = quoted[0] if quoted else re.sub(r"(第\s*\d+\s*(层|个?头)|layer\s*\d+|head\s*\d+)", "", text, flags=re.I).strip(" ，,。:：")
