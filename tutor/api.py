@@ -19,7 +19,7 @@ from typing import Iterator
 
 from tutor.config import Settings, get_settings
 from tutor.extractive import UNCOVERED_NOTICE, uncovered_subject
-from tutor.agent.prompt import REFUSAL_INJECTION, REFUSAL_OFFTOPIC
+from tutor.agent.prompt import DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
 from tutor.intent import (DEMO_KINDS, Intent, classify, resolve_followup, rewrite_demo_option, rewrite_ellipsis, rewrite_setting,
                           subject_of, topic_of)
 from tutor.ordinals import rewrite_ordinal
@@ -29,14 +29,6 @@ from tutor.sessions import SessionStore, Turn
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
-
-# The rule path's thoughts for a demo request (the tutor GPT's are tutor.agent.prompt.DEMO_THOUGHT).
-DEMO_THOUGHT = {
-    "attention": "学生要看注意力的计算过程，调用 attention 工具。",
-    "ngram": "学生要用 n-gram 语言模型给句子打分，调用 ngram 工具。",
-    "mask": "学生要看掩码的效果，调用 mask 工具。",
-    "gpt_attention": "学生要看助教模型自己的注意力，调用 gpt_attention 工具。",
-}
 
 
 class Tutor:
