@@ -157,6 +157,8 @@ def test_malformed_json_query():
         ('score "a b" with a bigram, corpus is "a b. b a."', {"corpus_text": "a b. b a.", "n": 2, "sentence": "a b"}),
         ('Score "the cat" with a bigram model trained on "the cat sat. the dog sat."',
          {"corpus_text": "the cat sat. the dog sat.", "n": 2, "sentence": "the cat"}),
+        # a negative k is read as written, so the demo says it is invalid (it ran with k = 1 silently)
+        ("用 add-k 平滑 k=-1 给“我 爱 你”打分", {"smoothing": "addk", "k": -1.0, "sentence": "我 爱 你"}),
     ],
 )
 def test_parse_ngram_query(query, expected):
@@ -191,6 +193,8 @@ def test_normalize_smoothing():
         ("演示 causal mask，句子：“注意力 就是 你 需要 的”", {"kind": "causal", "text": "注意力 就是 你 需要 的"}),
         ("把“今天 天气 很 好”中的第 2 个词和第 4 个词遮住", {"text": "今天 天气 很 好", "positions": [1, 3]}),
         ("用 BERT 的方式把“the cat sat on the mat”中的 cat 遮住", {"kind": "mlm", "text": "the cat sat on the mat", "words": ["cat"]}),
+        # a negative length is read as written, so the demo says it is invalid (it said lengths were missing)
+        ("长度为 -3 和 5 的 padding mask", {"kind": "padding", "lengths": "-3,5"}),
         # the word quoted before its sentence
         ('Mask the word "cat" in "the cat sat on the mat"', {"text": "the cat sat on the mat", "words": ["cat"]}),
     ],

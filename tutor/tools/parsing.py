@@ -639,7 +639,7 @@ def parse_ngram_query(query: str) -> dict[str, Any]:
             if hit:
                 out["smoothing"] = val
                 break
-    k = find_option(rest, ["k"], r"\d+(?:\.\d+)?(?:e-?\d+)?")
+    k = find_option(rest, ["k"], r"-?\d+(?:\.\d+)?(?:e-?\d+)?")  # a negative k is read, so the demo can say it is invalid
     if k is not None:
         out["k"] = float(k)
     d = find_option(rest, ["discount", "折扣", "d"], r"\d+(?:\.\d+)?")
@@ -727,7 +727,8 @@ def parse_mask_query(query: str) -> dict[str, Any]:
         if m:
             size = m.group(1)
     # "长度分别是 3 和 5" / "长度为 3、5、2" / "lengths 3, 5 and 2" first, then lengths=[3,5,2]
-    m = re.search(r"(?:长度分别|长度|lengths?)\s*(?:为|是|of|=|:)?\s*(\d+(?:\s*(?:,|、|和|与|及|and)\s*\d+)+)", s, re.IGNORECASE)
+    # a negative length is read too, so the demo can say it is invalid
+    m = re.search(r"(?:长度分别|长度|lengths?)\s*(?:为|是|of|=|:)?\s*(-?\d+(?:\s*(?:,|、|和|与|及|and)\s*-?\d+)+)", s, re.IGNORECASE)
     lengths = (re.sub(r"\s*(?:,|、|和|与|及|and)\s*", ",", m.group(1), flags=re.IGNORECASE) if m else
                find_option(query, ["lengths", "lens", "各序列长度", "长度分别"], r"\[[^\]]*\]|[\d,\s]+\d"))
     if lengths is not None:
