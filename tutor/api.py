@@ -264,7 +264,7 @@ def _read(question: str, session) -> Reading:
     option = ""
     if not ellipsis and not intent.definite and last:
         if demo:  # "长度 6 呢？" after a length-4 mask demo; "那用加一平滑呢？" after a bigram request
-            ellipsis = rewrite_setting(question, last) or (option := rewrite_demo_option(question, last))
+            ellipsis = rewrite_setting(question, last) or (option := rewrite_demo_option(question, last, demo))
         else:  # "第二个任务具体是什么？" after an answer listing BERT's two pre-training tasks
             ellipsis = rewrite_ordinal(question, session.history(1)[-1].answer, topic)
     # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")

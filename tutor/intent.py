@@ -259,7 +259,7 @@ _MATRIX_CHANGE = re.compile(r"^\s*(?:那|把)?\s*(?P<x>[QKVqkv]\s*(?:换成|改�
 _CHANGED_TO = re.compile(r"^(.{1,12}?)\s*(?:换成|改成|改为|变成|设为|设成)\s*")
 
 
-def rewrite_demo_option(question: str, previous_question: str) -> str:
+def rewrite_demo_option(question: str, previous_question: str, kind: str | None = None) -> str:
     """'那用加一平滑呢？' after '用 bigram 给“我 爱 学习”打分' becomes '用加一平滑，用 bigram 给“我 爱 学习”打分',
     and '那长度 2、4、6 呢？' after '长度为 3 和 5 的 padding mask' the same mask for lengths 2, 4 and 6: a
     demo request asked again with a setting added or changed (smoothing, heads, lengths, a causal mask,
@@ -268,7 +268,8 @@ def rewrite_demo_option(question: str, previous_question: str) -> str:
     setting it finds, reads the new one.
     '' when the parser then reads the same request, when the follow-up asks something ("为什么要平滑呢？"),
     or when the previous question was not a demo request. The request stays the previous one's kind:
-    "加上因果掩码呢" after an attention demo is masked attention."""
+    "加上因果掩码呢" after an attention demo is masked attention. `kind`: the previous request's, when the
+    caller has read it already."""
     from tutor.tools.parsing import parse_attention_query, parse_mask_query, parse_ngram_query
 
     m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question) or _MATRIX_CHANGE.match(question)
@@ -278,7 +279,7 @@ def rewrite_demo_option(question: str, previous_question: str) -> str:
     if not new or (_ASKING.search(new) and not _REROLL.search(new)):
         return ""
     new = _CHANGED_TO.sub(r"\1=", new)  # "V 换成 [[0,1],[1,0]]" → "V=[[0,1],[1,0]]", "seed 改成 3" → "seed=3"
-    kind = classify(previous_question).kind
+    kind = kind or classify(previous_question).kind
     if kind == "gpt_attention":
         from tutor.tools.gpt_attention import parse_gpt_attention_query as parse
     else:

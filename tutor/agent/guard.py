@@ -161,7 +161,7 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
         numbers_ans = re.findall(r"-?\d+\.\d+|inf", body)
         if any(n not in numbers_obs for n in numbers_ans):
             return Verdict(False, "a number in the answer is not in the tool's result")
-        result_lines = [ln.strip() for ln in step["observation"].splitlines()[1:] if re.search(r"\d", ln) and len(ln.strip()) > 3]
+        result_lines = [ln for ln in quoted_result(step["observation"], intent.kind) if re.search(r"\d", ln) and len(ln) > 3]
         missing = [ln for ln in result_lines if ln not in body]
         if result_lines and len(missing) > len(result_lines) / 2:
             return Verdict(False, "the answer leaves out most of the tool's result")
@@ -197,12 +197,17 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
 DEMO_CUT_NOTE = "（结果较长，回答只引用到这里，完整结果见工具输出 / the result is long: quoted up to here, the full result is in the tool's output）"
 
 
+def quoted_result(observation: str, tool: str) -> list[str]:
+    """The lines of a demo tool's result that its answer quotes (stripped): from demo_result_start on."""
+    result = [ln.strip() for ln in observation.splitlines() if ln.strip()]
+    return result[demo_result_start(tool, len(result)) :]
+
+
 def whole_lines(answer: str, observation: str, tool: str) -> str:
     """A demo answer as whole lines of the tool's result: a last line the token budget cut in the middle
     ("输出 / output: 4×") is dropped, and when the quote stops before the result's last line the answer
     says so (DEMO_CUT_NOTE) instead of passing a part for the whole."""
-    result = [ln.strip() for ln in observation.splitlines() if ln.strip()]
-    result = result[demo_result_start(tool, len(result)) :]
+    result = quoted_result(observation, tool)
     lines = answer.rstrip().split("\n")
     if len(lines) > 1 and lines[-1].strip() not in result:
         lines = lines[:-1]
