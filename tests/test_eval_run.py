@@ -184,7 +184,8 @@ def test_ctrl_c_writes_what_was_scored_so_far(cli_env, tmp_path: Path, workers: 
     def press_ctrl_c_after_three_results() -> None:
         deadline = time.monotonic() + 120  # a safety net: the eval ends first, and `stop` ends the watch
         while not stop.is_set() and time.monotonic() < deadline:
-            if results.is_file() and results.read_text(encoding="utf-8").count("\n") >= 3:
+            # bytes, not text: the file may end mid-character while a line is being written
+            if results.is_file() and results.read_bytes().count(b"\n") >= 3:
                 os.kill(os.getpid(), signal.SIGINT)  # what the terminal sends on Ctrl-C
                 return
             time.sleep(0.005)
