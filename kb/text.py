@@ -78,6 +78,9 @@ GLOSSARY: list[tuple[str, str]] = [
     (r"\bhuman\s+feedback\b", " 人类反馈 "),
     (r"\breward\s+models?\b", " 奖励模型 "),
     (r"\bnext\s+sentence\s+prediction\b", " nsp 下一句预测 "),
+    # The scaling factor of attention: the notes write "\sqrt{d_k}" and "d_k", students "根号 dk", "√dk".
+    (r"\\?sqrt\s*[{(]?\s*d\s*_?\s*\{?k\}?\s*[})]?|√\s*[{(]?\s*d\s*_?\s*\{?k\}?\s*[})]?", " 根号 dk "),
+    (r"\bd\s*_\s*\{?k\}?(?![a-z0-9])", " dk "),
     (r"\bmasked\s+language\s+model\w*|\bmasked\s+lm\b", " mlm 掩码语言模型 "),
 ]
 

@@ -542,6 +542,7 @@ def test_the_guard_names_the_tool_a_wrong_tool_turn_needs():
 @pytest.mark.parametrize(("question", "subject"), [
     ("什么是 BERT？", "BERT"), ("GPT 是什么？", "GPT"), ("注意力机制是什么意思？", "注意力机制"), ("介绍一下 LoRA", "LoRA"),
     ("What is an n-gram?", "n-gram"), ("啥是 embedding", "embedding"), ("MLM 是啥", "MLM"),
+    ("多头又是什么？", "多头"),  # "又" (a follow-up's "and then") is no part of the term
     # not a 'what is X' question, or X is no single term
     ("Transformer 为什么需要位置编码？", ""), ("BERT 提出的 Pre-train + Fine-tune 范式是什么意思？", ""), ("BERT 有什么缺点？", ""),
 ])

@@ -135,6 +135,21 @@ def test_ellipsis_followup_is_asked_as_the_question_it_stands_for(tutor):
     assert r.answer.startswith("According to the course notes") and "1750" in r.answer
 
 
+def test_followups_resolve_against_what_the_conversation_was_about(tutor):
+    """A pronoun after a 'what is X' question whose X is not a listed course term, a comparison that leaves
+    out its first side, a sibling term and a numbered step are all searched as the questions they stand for."""
+    def search_of(r):
+        return next(s.tool_input for s in r.steps if s.tool == "search_notes")
+
+    tutor.ask("什么是残差连接？", session_id="f1")
+    assert search_of(tutor.ask("它有什么用？", session_id="f1")).startswith("残差连接")
+    tutor.ask("什么是 LoRA？", session_id="f2")
+    assert search_of(tutor.ask("和全量微调比有什么好处？", session_id="f2")) == "LoRA 和全量微调比有什么好处？"
+    tutor.ask("Transformer 的编码器有什么结构？", session_id="f3")
+    assert search_of(tutor.ask("解码器呢？", session_id="f3")) == "Transformer 的解码器有什么结构？"
+    tutor.ask("ChatGPT 训练的第一步是什么？", session_id="f4")
+    assert search_of(tutor.ask("第三步呢？", session_id="f4")) == "ChatGPT 训练的第三步是什么？"
+
 def test_ordinal_followup_asks_about_the_item_the_previous_answer_listed(tutor):
     """'第二个任务具体是什么？' after BERT's pre-training tasks searches the second task (NSP), and an
     English follow-up gets an English answer; without a list in the previous answer nothing is guessed."""
@@ -294,3 +309,39 @@ def test_a_concept_answer_opens_with_the_best_ranked_note_and_quotes_no_erratum(
     first = r.answer.split("\n\n")[0]
     assert "15%" in first and "80%" in first, first
     assert "都是基于编码器的模型" not in r.answer
+
+
+def test_why_divide_by_the_square_root_of_dk_is_answered_from_the_formula(tutor):
+    """'why' is also answered by what a thing is used for ('d_k: Key的维度，用于归一化'): the question typed
+    with "dk" and the follow-up typed with "d_k" both quote that line."""
+    from tutor.agent.search_tool import search_evidence
+
+    for q in ("为什么要除以根号 dk？", "注意力 那公式里为什么还要除以根号 d_k？"):
+        obs, _ = search_evidence(tutor.retriever, q)
+        assert "d_k: Key的维度，用于归一化" in obs, q
+
+
+def test_an_english_answer_names_the_terms_of_its_chinese_quote(tutor):
+    """The notes are Chinese: an English concept answer's lead gives the English names of the course terms
+    its quote uses; the quote itself is unchanged, and a Chinese answer gets no such note."""
+    from tutor.glossary import KEY_TERMS, without_key_terms
+
+    r = tutor.ask("What is BERT?")
+    assert r.answer.startswith("According to the course notes (key terms: ")
+    note = r.answer[: r.answer.index("): ")]
+    named = [pair.split(" = ")[0] for pair in note.split("key terms: ")[1].split(", ")]
+    body = without_key_terms(r.answer)
+    assert named and all(term in KEY_TERMS and term in body for term in named)
+    assert "key terms" not in tutor.ask("什么是 BERT？").answer
+
+
+def test_a_who_question_opens_with_the_sentence_that_names_someone(tutor):
+    """'谁' asks for a person or an organisation: the sentence naming Bengio (NNLM, 2003) or Google (the
+    Transformer) gains the answer-type bonus, as a number does for '多少'."""
+    from kb.text import tokenize
+    from tutor.extractive import answer_results, extractive_answer
+
+    for q, name in (("神经网络语言模型是谁提出的？", "Bengio"), ("Transformer 是谁提出的？", "google")):
+        results = answer_results(tutor.retriever, q, 5)
+        answer, _ = extractive_answer(q, results, idf=tutor.retriever.idf(tokenize(q)))
+        assert name in answer.split("\n\n")[0], (q, answer[:200])

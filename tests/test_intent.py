@@ -224,3 +224,54 @@ def test_the_gpt_attention_sentence_is_the_quoted_one_not_from_an_apostrophe():
 
     q = 'Show the tutor\'s own attention for "attention is all you need", layer 2 head 3'
     assert parse_gpt_attention_query(q) == {"sentence": "attention is all you need", "layer": 2, "head": 3}
+
+
+def test_ellipsis_replaces_the_term_most_like_the_new_one():
+    """'解码器呢？' after a question about the Transformer's encoder asks about its decoder: the term replaced
+    is the previous question's term most like the new one, not the conversation's first topic."""
+    assert rewrite_ellipsis("解码器呢？", "Transformer 的编码器有什么结构？", "Transformer") == "Transformer 的解码器有什么结构？"
+    assert rewrite_ellipsis("那多头注意力呢？", "自注意力怎么计算？", "自注意力") == "多头注意力怎么计算？"
+    assert rewrite_ellipsis("那 trigram 呢？", "BERT 和 bigram 有什么关系？", "BERT") == "BERT 和 trigram 有什么关系？"
+    # two letters in common ('er') do not make BERT like Transformer
+    assert rewrite_ellipsis("BERT 呢", "GPT 用的是 Transformer 的哪一半？", "GPT") == "BERT 用的是 Transformer 的哪一半？"
+
+
+def test_a_comparison_without_its_first_side_compares_with_the_topic():
+    assert resolve_followup("和全量微调比有什么好处？", "LoRA") == "LoRA 和全量微调比有什么好处？"
+    assert resolve_followup("Compared with full fine-tuning?", "LoRA") == "LoRA Compared with full fine-tuning?"
+    # "跟 GPT-3 相比呢？" is not the previous question asked of GPT-3
+    assert rewrite_ellipsis("跟 GPT-3 相比呢？", "GPT-2 有多少参数？", "GPT-2") == ""
+    assert resolve_followup("跟 GPT-3 相比呢？", "GPT-2", "GPT-2 有多少参数？") == "GPT-2 跟 GPT-3 相比呢？"
+    # a question that names both sides is left alone
+    assert resolve_followup("LoRA 和全量微调比有什么好处？", "BERT") == "LoRA 和全量微调比有什么好处？"
+
+
+def test_numbered_item_ellipsis():
+    from tutor.intent import rewrite_slot
+
+    assert rewrite_slot("第三步呢？", "ChatGPT 第一步是什么？") == "ChatGPT 第三步是什么？"
+    assert rewrite_slot("那第 2 层呢", "GPT-2 的第 1 层有多少个头？") == "GPT-2 的第 2 层有多少个头？"
+    assert rewrite_slot("第三个呢？", "ChatGPT 第一步是什么？") == ""  # another measure word
+    assert rewrite_slot("为什么呢？", "ChatGPT 第一步是什么？") == ""
+
+
+def test_more_course_terms_are_topics():
+    from tutor.intent import topic_of
+
+    assert topic_of("什么是马尔可夫假设？") == "马尔可夫假设"
+    assert resolve_followup("为什么需要它？", "马尔可夫假设") == "马尔可夫假设 为什么需要它？"
+    assert topic_of("它和前缀微调有什么区别？") == "前缀微调"
+    assert resolve_followup("它和前缀微调有什么区别？", "提示词微调") == "提示词微调 它和前缀微调有什么区别？"
+    # a part of a topic is its own topic, but a short follow-up naming one is still read within the conversation's
+    assert topic_of("MLM 的 15% 是怎么来的？") == "MLM"
+    assert resolve_followup("MLM 是什么？", "BERT") == "BERT MLM 是什么？"
+    assert resolve_followup("多头又是什么？", "自注意力") == "自注意力 多头又是什么？"
+    # "那 NSP 呢？" names a part of BERT, not a topic to ask the previous question of instead of BERT
+    assert rewrite_ellipsis("那 NSP 呢？", "BERT 的 MLM 是怎么做的？", "BERT") == ""
+    assert rewrite_ellipsis("那 GPT 呢？", "BERT 的 MLM 是怎么做的？", "BERT") == "GPT 的 MLM 是怎么做的？"
+
+
+@pytest.mark.parametrize("q", ["Q、K、V 里的 V 是干什么的？", "Q, K, V 分别是什么", "q/k/v 是啥", "Q、K 和 V 有什么区别", "What are Q, K and V?"])
+def test_query_key_value_written_one_by_one_is_a_course_question(q):
+    """'Q、K、V' names attention's query, key and value as surely as 'QKV' does: it was refused as off-topic."""
+    assert classify(q).kind == "concept"

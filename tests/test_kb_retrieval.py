@@ -124,6 +124,17 @@ def test_english_markov_question_finds_the_markov_passage(retriever):
     assert any("马尔可夫" in r.text for r in results)
 
 
+def test_the_scaling_factor_is_one_word_however_it_is_written(retriever):
+    """The notes write "\\sqrt{d_k}" and "d_k"; students type "根号 dk", "√dk", "sqrt(d_k)". A question typed
+    without the underscore found nothing about it before (its "dk" met no "d", "_", "k")."""
+    from kb.text import tokenize
+
+    for written in ("\\sqrt{d_k}", "根号 dk", "√dk", "sqrt(d_k)", "根号d_k"):
+        assert {"根号", "dk"} <= set(tokenize(written)), written
+    assert "dk" in tokenize("d_k: Key的维度，用于归一化")
+    results = retriever.search("为什么要除以根号 dk？", k=3)
+    assert any("d_k: Key的维度" in r.text for r in results)
+
 def test_model_sizes_match_in_either_language():
     """"65B" (a student's English) and "650亿" (the notes) are the same size, and "1.5B" is 15亿."""
     from kb.text import tokenize

@@ -12,16 +12,18 @@ demo tools, retrieval and an extractive, cited answer (`model_driven=False`).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Iterator
 
 from tutor.config import Settings, get_settings
-from tutor.extractive import UNCOVERED_NOTICE, uncovered_subject
-from tutor.agent.prompt import DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
-from tutor.intent import (DEMO_KINDS, Intent, classify, resolve_followup, rewrite_demo_option, rewrite_ellipsis, rewrite_setting,
-                          subject_of, topic_of)
+from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, definition_subject, uncovered_subject
+from tutor.glossary import with_key_terms
+from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
+from tutor.intent import (DEMO_KINDS, Intent, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
+                          rewrite_setting, rewrite_slot, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
@@ -114,6 +116,8 @@ class Tutor:
                         result = item
                 assert result is not None
                 result.steps = steps
+                if result.kind == "concept" and reading.intent.language == "en":  # the notes are Chinese: name their terms in English
+                    result.answer = with_key_terms(result.answer, [ANSWER_LEADS["concept_en"], EXTRACTIVE_LABELS["en"]])
                 if result.kind == "concept" and result.sources:  # a term the notes never use: say so before the closest passages
                     subject = uncovered_subject(self.retriever, reading.resolved)
                     if subject:
@@ -131,7 +135,7 @@ class Tutor:
             # stored rewritten, a pronoun follow-up with its subject ("BERT 它的预训练任务有哪些？")
             resolved = (reading.resolved if reading else "") or question
             self.sessions.add_turn(session, Turn(question=question, answer=result.answer, resolved_question=resolved,
-                                                 topic=topic_of(resolved) or _last_topic(session)))
+                                                 topic=turn_topic(resolved) or _last_topic(session)))
         yield StreamEvent(type="final", data=result.to_dict())
 
     def health(self) -> dict:
@@ -266,9 +270,10 @@ def _read(question: str, session) -> Reading:
         if demo:  # "长度 6 呢？" after a length-4 mask demo; "那用加一平滑呢？" after a bigram request
             ellipsis = rewrite_setting(question, last) or (option := rewrite_demo_option(question, last, demo))
         else:  # "第二个任务具体是什么？" after an answer listing BERT's two pre-training tasks
-            ellipsis = rewrite_ordinal(question, session.history(1)[-1].answer, topic)
+            ellipsis = rewrite_ordinal(question, session.history(1)[-1].answer, topic) or rewrite_slot(question, last)
     # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")
-    subject = (subject_of(last) if topic and topic.lower() in last.lower() else "") or topic
+    terms = subject_terms(last) if topic and topic.lower() in last.lower() else []
+    subject = topic if all(t.lower() in topic.lower() for t in terms) else " ".join(terms[:2])
     resolved = ellipsis or (question if intent.definite else resolve_followup(question, subject))
     if ellipsis and intent.kind != "injection":
         # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request; the answer keeps the asker's language
@@ -280,6 +285,17 @@ def _last_question(session) -> str:
     """The previous question as it was understood (an ellipsis like '那 GPT-3 呢？' already rewritten)."""
     turns = session.history(1)
     return (turns[-1].resolved_question or turns[-1].question) if turns else ""
+
+
+def turn_topic(question: str) -> str:
+    """What a turn was about: the course term it names, or the term a 'what is X' question asks about when
+    that says more ("什么是缩放点积注意力？" → 缩放点积注意力, "什么是困惑度？" → 困惑度)."""
+    term = topic_of(question, extra=False)
+    asked = definition_subject(question)
+    compound = term and term.lower() in asked.lower() and not re.search(r"\s|的", asked)  # 缩放点积 + 注意力, not "ChatGPT 第一步"
+    if asked and (compound if term else is_course_related(asked)) and len(asked) <= 16:
+        return asked
+    return term
 
 
 def _last_topic(session) -> str:

@@ -28,7 +28,11 @@ ANSWER_TYPES = [
     (r"多少|几[个层种次步年]|比例|多大|多长|多久|how many|how much|percentage|how large|how big",
      r"(?<![A-Za-z\d.\-])\d+(?:\.\d+)?(?![\d.]|\s*年)|[百千万亿]|%"),
     (r"哪一年|哪年|什么时候|何时|\bwhen\b|what year", r"(?:19|20)\d\d|\d{2}年"),
-    (r"为什么|为何|\bwhy\b", r"因为|所以|由于|原因|因此|为了|导致|because|so that"),
+    # who: a person or an organisation
+    (r"谁|哪位|哪(?:个|家)(?:人|团队|公司|机构|实验室)|\bwho\b",
+     r"(?<![a-z])(?:hinton|bengio|lecun|google|openai|deepmind|meta|microsoft|ibm|stanford|vaswani|radford|devlin|mikolov)(?![a-z])"
+     r"|谷歌|微软|团队|实验室|公司|大学|教授|图灵奖|得主|博士"),
+    (r"为什么|为何|\bwhy\b", r"因为|所以|由于|原因|因此|为了|导致|用于|用来|目的是|because|so that|in order to"),
     (r"缺点|局限|问题|不足|弊端|limitation|drawback|problem|weakness", r"问题|缺点|局限|无法|没法|不能|困难|稀疏|难以|不足"),
     (r"区别|不同|差异|difference|differ", r"区别|不同|差异|相比|而|但"),
     (LIST_QUESTION, r"第一|第二|一是|二是|首先|其次|、|；"),
@@ -57,7 +61,7 @@ MAX_GAP = 2
 # Fine-tune 范式是什么意思？" asks about the paradigm and a definition of BERT gains nothing.
 _DEFINITION_ASK = re.compile(
     r"^\s*(?:请|能|可以)?(?:你)?(?:简单)?(?:介绍|解释|讲|说)(?:一下|下)?|^\s*(?:什么|啥)(?:是|叫)|^\s*(?:what\s+(?:is|are)|what's|define)\s+(?:an?\s+|the\s+)?"
-    r"|(?:到底|究竟)?(?:是(?:个|一个)?(?:什么|啥)(?:东西|意思|概念)?|指(?:的是)?什么|(?:是)?什么意思|怎么理解)(?:呢|啊|呀)?\s*[？?。.!！]*\s*$",
+    r"|(?:到底|究竟|又)?(?:是(?:个|一个)?(?:什么|啥)(?:东西|意思|概念)?|指(?:的是)?什么|(?:是)?什么意思|怎么理解)(?:呢|啊|呀)?\s*[？?。.!！]*\s*$",
     re.I,
 )
 _SUBJECT_EDGE = re.compile(r"^[\s\"'“”‘’「」《》]+|[\s\"'“”‘’「」《》？?。.!！,，]+$")

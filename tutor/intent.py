@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from tutor.tools.parsing import strip_quoted, trailing_data
 
@@ -45,6 +46,16 @@ TOPIC_TERMS = [
     "RNN", "LSTM", "n-gram", "trigram", "bigram", "one-hot", "embedding", "词向量", "位置编码", "掩码",
     "预训练", "微调", "思维链", "上下文学习", "in-context learning", "统计语言模型", "语言模型", "编码器", "解码器",
     "few-shot", "zero-shot", "one-shot", "prompt tuning", "prefix tuning", "指令微调", "高效微调", "全量微调",
+]
+# More course terms, used to know what an ellipsis or a pronoun follow-up names ("它和前缀微调有什么区别？" after
+# "什么是提示词微调？" is not about 微调 in general), but neither to decide that a short follow-up is
+# self-contained ("MLM 是什么？" after "什么是 BERT？" is still read within BERT) nor as a turn's topic (a turn
+# asking what one of them is has it as its topic through its definition subject: tutor.api.turn_topic).
+EXTRA_TOPIC_TERMS = [
+    "马尔可夫假设", "马尔可夫", "分布式表示", "word2vec", "Encoder-Decoder", "seq2seq", "智能体", "ReAct",
+    "提示词微调", "提示微调", "前缀微调", "language model", "positional encoding", "fine-tuning", "pre-training",
+    "attention mechanism", "softmax", "MLM", "NSP", "奖励模型", "梯度消失", "多头", "QKV", "缩放点积", "前馈网络",
+    "残差", "强化学习", "Prompt", "提示词",
 ]
 _INJECTION = re.compile(
     r"忽略.{0,8}(指令|指示|提示|规则|设定|要求)|无视.{0,8}(指令|规则|设定)|(系统|system)\s*(提示词|提示|prompt|消息|指令|设定)|"
@@ -98,8 +109,13 @@ def language_of(text: str) -> str:
     return "zh" if cjk >= 2 or (cjk == 1 and latin < 8) else "en"
 
 
+# "Q、K、V" / "Q, K, V" / "Q/K/V": attention's query, key and value written one by one
+_QKV_SPELLED = re.compile(r"(?<![a-z])q\s*[、,，/和与 ]\s*k\s*[、,，/和与 ]\s*(?:和|与|and\s+)?\s*v(?![a-z])")
+
+
 def is_course_related(text: str) -> bool:
-    return bool(_COURSE_RE.search(text.lower()))
+    low = text.lower()
+    return bool(_COURSE_RE.search(low) or _QKV_SPELLED.search(low))
 
 
 DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
@@ -162,27 +178,44 @@ def _classify(text: str, lang: str) -> Intent:
     return Intent("concept", lang)
 
 
-def topic_of(text: str) -> str:
-    """The most specific course term named in `text` ('' when none)."""
+def topic_of(text: str, extra: bool = True) -> str:
+    """The most specific course term named in `text` ('' when none); of TOPIC_TERMS only when not `extra`."""
     low = text.lower()
     best = ""
     best_pos = 10**9
-    for term in TOPIC_TERMS:
+    for term in TOPIC_TERMS + EXTRA_TOPIC_TERMS if extra else TOPIC_TERMS:
         pos = low.find(term.lower())
         if pos >= 0 and (pos < best_pos or (pos == best_pos and len(term) > len(best))):
             best, best_pos = term, pos
     return best
 
 
-def subject_of(text: str, most: int = 2) -> str:
-    """The course terms a question is about, in the order named, a term inside a longer one dropped:
-    'GPT-3 提出的 in-context learning 是什么意思？' → 'GPT-3 in-context learning'. A follow-up such as
-    '这个方法对模型大小有要求吗？' may mean either, so it is resolved against both ('' when none)."""
+def subject_terms(text: str) -> list[str]:
+    """Every course term `text` names, in the order named, a term inside a longer one dropped:
+    'Transformer 的编码器有什么结构？' → ['Transformer', '编码器']."""
     low = text.lower()
     found = [(low.find(t.lower()), t) for t in TOPIC_TERMS if t.lower() in low]
     terms = [t for _, t in sorted(found)]
     terms = [t for t in terms if not any(t != u and t.lower() in u.lower() for u in terms)]
-    return " ".join(dict.fromkeys(terms[:most]))
+    return list(dict.fromkeys(terms))
+
+
+def subject_of(text: str, most: int = 2) -> str:
+    """The course terms a question is about, in the order named, a term inside a longer one dropped:
+    'GPT-3 提出的 in-context learning 是什么意思？' → 'GPT-3 in-context learning'. A follow-up such as
+    '这个方法对模型大小有要求吗？' may mean either, so it is resolved against both ('' when none)."""
+    return " ".join(subject_terms(text)[:most])
+
+
+def _kinship(a: str, b: str) -> int:
+    """How alike two terms are: the length of the longest run of characters they share when it is two
+    Chinese characters or three Latin ones at least ('编码器', '解码器' → 2; 'bigram', 'trigram' → 4), else 0
+    ('BERT', 'Transformer' share only 'er')."""
+    a, b = a.lower(), b.lower()
+    m = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    best = a[m.a : m.a + m.size]
+    chinese = sum("\u4e00" <= c <= "\u9fff" for c in best)
+    return len(best) if chinese >= 2 or len(best) >= 3 else 0
 
 
 # "那 GPT-3 呢？" / "换成 BERT 呢" / "what about GPT-3?": the previous question, asked of another topic.
@@ -196,18 +229,47 @@ def rewrite_ellipsis(question: str, previous_question: str, previous_topic: str)
     topic replaced by the one just named. '' when the question is not such an ellipsis, names no course
     topic, or the previous question does not name the previous topic."""
     m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question)
-    if not m or not previous_topic:
-        return ""
+    if not m or not previous_topic or _COMPARED_TO.match(question):
+        return ""  # "跟 BERT 相比呢？" compares with the previous topic (resolve_followup), it does not replace it
     new = (m.group("x") or m.group("y") or "").strip()
     named = topic_of(new)
     if not named or named.lower() == previous_topic.lower():
         return ""
     # the topic as the request names it, not inside its quoted data ("给“注意力 机制 很 重要”算一下自注意力")
     outside = strip_quoted(previous_question, lambda q: "\0" * len(q.group(0)))
-    at = outside.lower().find(previous_topic.lower())
+    # the term the new one stands in for: of the previous question's terms, the one most like it ("解码器呢？"
+    # after "Transformer 的编码器有什么结构？" replaces 编码器, not Transformer), else the conversation's topic
+    old = previous_topic
+    like = max(subject_terms(outside), key=lambda t: _kinship(t, named), default="")
+    if like and _kinship(like, named):
+        if like.lower() == named.lower():
+            return ""  # the previous question already asked about it
+        old = like
+    elif not topic_of(new, extra=False):
+        return ""  # "那 NSP 呢？" after "BERT 的 MLM 是怎么做的？" is not asked of NSP instead of BERT
+    at = outside.lower().find(old.lower())
     if at < 0:
         return ""
-    return previous_question[:at] + new + previous_question[at + len(previous_topic) :]
+    return previous_question[:at] + new + previous_question[at + len(old) :]
+
+
+# "第三步呢？" after "ChatGPT 训练的第一步是什么？": the same question of another step.
+_SLOT = re.compile(r"第\s*(?:[一二三四五六七八九十两]|\d{1,2})\s*(?P<unit>个|种|步|层|阶段|部分|点|条|项|代|次|版)")
+
+
+def rewrite_slot(question: str, previous_question: str) -> str:
+    """'第三步呢？' after 'ChatGPT 第一步是什么？' becomes 'ChatGPT 第三步是什么？': the previous question with its
+    numbered item ('第一步') replaced by the one just named, of the same measure word. '' when the question is
+    not such an ellipsis or the previous question numbers nothing of that kind."""
+    m = _ELLIPSIS_ZH.match(question)
+    new = ((m.group("x") or m.group("y") or "").strip() if m else "")
+    slot = _SLOT.fullmatch(new)
+    if not slot:
+        return ""
+    for old in _SLOT.finditer(previous_question):
+        if old.group("unit") == slot.group("unit") and old.group(0) != new:
+            return previous_question[: old.start()] + new + previous_question[old.end() :]
+    return ""
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])|(?<=[=＝])\d+(?:\.\d+)?")
@@ -297,6 +359,11 @@ def rewrite_demo_option(question: str, previous_question: str, kind: str | None 
     return asked if changed else ""
 
 
+# "和全量微调比有什么好处？" / "跟 BERT 相比呢？" / "Compared with BERT?": a comparison that leaves out its first
+# side, the conversation's topic.
+_COMPARED_TO = re.compile(r"^\s*(?:那|那么)?\s*(?:和|跟|与|同|比起|相比|相较于?|对比)\s*\S|^\s*(?:(?:and\s+)?(?:compared\s+(?:to|with)|versus|vs\.?|in\s+comparison\s+(?:to|with)))\s", re.I)
+
+
 def resolve_followup(question: str, previous_topic: str, previous_question: str = "") -> str:
     """Make a follow-up self-contained: '它的预训练任务有哪些？' after a BERT question becomes
     'BERT 它的预训练任务有哪些？', and '那 GPT-3 呢？' after 'GPT-2 有多少参数？' becomes 'GPT-3 有多少参数？'
@@ -307,6 +374,7 @@ def resolve_followup(question: str, previous_topic: str, previous_question: str 
     named = topic_of(question).lower()
     if not previous_topic or previous_topic.lower() in question.lower() or (named and named in previous_topic.lower()):
         return question
-    if _PRONOUN.search(question) or (not named and (_CHOICE.search(question) or len(question) <= 12)):
+    main = topic_of(question, extra=False)
+    if _PRONOUN.search(question) or _COMPARED_TO.match(question) or (not main and (_CHOICE.search(question) or len(question) <= 12)):
         return f"{previous_topic} {question}"
     return question

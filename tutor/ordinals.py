@@ -9,6 +9,7 @@ import re
 
 from tutor.agent.prompt import ANSWER_LEADS
 from tutor.extractive import EXTRACTIVE_LABELS
+from tutor.glossary import without_key_terms
 from tutor.intent import language_of, topic_of
 from tutor.schema import CITATION
 
@@ -88,7 +89,7 @@ def list_items(answer: str) -> list[str]:
     """The items an answer lists, in order ([] when it lists none): the first list announced in one
     sentence ("采用了两个预训练任务，即 A 和 B"), else items introduced one by one ("一个叫做 A，一个叫做 B",
     "一是 A，二是 B", "第一…第二…", "首先…其次…最后…"). An announced count must match the items found."""
-    text = CITATION.sub("", answer or "").strip()
+    text = CITATION.sub("", without_key_terms(answer or "")).strip()
     text = next((text[len(lead.strip()) :] for lead in _LEADS if text.startswith(lead.strip())), text).replace("**", "")
     for pattern in (_COUNTED, _BARE):  # a list whose count is announced first
         for m in pattern.finditer(text):
@@ -129,7 +130,7 @@ def rewrite_ordinal(question: str, previous_answer: str, topic: str = "") -> str
     if len(items) < 2 or n > len(items) or n == 0:
         return ""
     item = items[n - 1] if n != LAST else items[-1]
-    named = topic_of(question).lower()
+    named = topic_of(question, extra=False).lower()
     if named and named not in topic.lower() and named not in item.lower():
         return ""  # "第二个注意力头" in a BERT conversation is not about the list
     if topic and topic.lower() not in item.lower():

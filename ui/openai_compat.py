@@ -62,7 +62,7 @@ def count_tokens(text: str) -> int:
 
 def _seed_session(rt, session_id: str, messages: list[ChatMessageIn]) -> None:
     """Load earlier user/assistant pairs into a fresh tutor session so follow-ups resolve."""
-    from tutor.intent import topic_of
+    from tutor.api import turn_topic
     from tutor.sessions import Turn
 
     store = rt.tutor.sessions
@@ -72,7 +72,7 @@ def _seed_session(rt, session_id: str, messages: list[ChatMessageIn]) -> None:
         if m.role == "user":
             pending_q = text_of(m.content)
         elif m.role == "assistant" and pending_q is not None:
-            store.add_turn(session, Turn(question=pending_q, answer=text_of(m.content), topic=topic_of(pending_q)))
+            store.add_turn(session, Turn(question=pending_q, answer=text_of(m.content), topic=turn_topic(pending_q)))
             pending_q = None
 
 

@@ -164,7 +164,7 @@ class TutorAgent:
         tool_token = turn_tool.set(tool)
         language = language or language_of(question)
         copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language),
-                                       "thought_topics": [t for t in dict.fromkeys([*(topics or []), topic_of(question)]) if t],
+                                       "thought_topics": [t for t in dict.fromkeys([*(topics or []), topic_of(question, extra=False)]) if t],
                                        "language": language})
         try:
             out = self.executor.invoke(

@@ -146,7 +146,7 @@ class Builder:
         if not answer:
             return None
         lang = language_of(question)
-        t1 = search_thought(topic_of(q), lang)
+        t1 = search_thought(topic_of(q, extra=False), lang)
         t2 = ANSWER_THOUGHT[lang]
         return _conv(question, [(t1, "search_notes", q, obs)], t2, answer, history)
 
@@ -323,7 +323,7 @@ def build(retriever, generator, seed: int = 0) -> tuple[list[dict], list[dict]]:
                 continue
             a1 = first["messages"][-1]["content"].split(ANSWER, 1)[1]
             q2 = rng.choice(followups)
-            resolved = resolve_followup(q2, topic_of(q1))
+            resolved = resolve_followup(q2, topic_of(q1, extra=False))
             add(split, b.concept(q2, search_query=resolved, history=[(q1, a1)]))
     for q in OFFTOPIC:
         for _ in range(3):
