@@ -244,6 +244,8 @@ def test_a_comparison_without_its_first_side_compares_with_the_topic():
     assert resolve_followup("跟 GPT-3 相比呢？", "GPT-2", "GPT-2 有多少参数？") == "GPT-2 跟 GPT-3 相比呢？"
     # a question that names both sides is left alone
     assert resolve_followup("LoRA 和全量微调比有什么好处？", "BERT") == "LoRA 和全量微调比有什么好处？"
+    assert resolve_followup("和 BERT 相比，GPT 有什么不同？", "LoRA") == "和 BERT 相比，GPT 有什么不同？"
+    assert resolve_followup("对比一下 BERT 和 GPT", "LoRA") == "对比一下 BERT 和 GPT"
 
 
 def test_numbered_item_ellipsis():

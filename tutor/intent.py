@@ -361,7 +361,7 @@ def rewrite_demo_option(question: str, previous_question: str, kind: str | None 
 
 # "和全量微调比有什么好处？" / "跟 BERT 相比呢？" / "Compared with BERT?": a comparison that leaves out its first
 # side, the conversation's topic.
-_COMPARED_TO = re.compile(r"^\s*(?:那|那么)?\s*(?:和|跟|与|同|比起|相比|相较于?|对比)\s*\S|^\s*(?:(?:and\s+)?(?:compared\s+(?:to|with)|versus|vs\.?|in\s+comparison\s+(?:to|with)))\s", re.I)
+_COMPARED_TO = re.compile(r"^\s*(?:那|那么)?\s*(?:和|跟|与|比起|相比|相较于?)\s*\S|^\s*(?:(?:and\s+)?(?:compared\s+(?:to|with)|versus|vs\.?|in\s+comparison\s+(?:to|with)))\s", re.I)
 
 
 def resolve_followup(question: str, previous_topic: str, previous_question: str = "") -> str:
@@ -375,6 +375,7 @@ def resolve_followup(question: str, previous_topic: str, previous_question: str 
     if not previous_topic or previous_topic.lower() in question.lower() or (named and named in previous_topic.lower()):
         return question
     main = topic_of(question, extra=False)
-    if _PRONOUN.search(question) or _COMPARED_TO.match(question) or (not main and (_CHOICE.search(question) or len(question) <= 12)):
+    one_side = _COMPARED_TO.match(question) and len(subject_terms(question)) <= 1  # not "和 BERT 相比，GPT …"
+    if _PRONOUN.search(question) or one_side or (not main and (_CHOICE.search(question) or len(question) <= 12)):
         return f"{previous_topic} {question}"
     return question
