@@ -23,7 +23,7 @@ from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, definition_sub
 from tutor.glossary import with_key_terms
 from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
 from tutor.intent import (DEMO_KINDS, Intent, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
-                          rewrite_setting, rewrite_slot, subject_terms, topic_of)
+                          rewrite_setting, rewrite_slot, subject_of, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
@@ -273,7 +273,7 @@ def _read(question: str, session) -> Reading:
             ellipsis = rewrite_ordinal(question, session.history(1)[-1].answer, topic) or rewrite_slot(question, last)
     # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")
     terms = subject_terms(last) if topic and topic.lower() in last.lower() else []
-    subject = topic if all(t.lower() in topic.lower() for t in terms) else " ".join(terms[:2])
+    subject = topic if all(t.lower() in topic.lower() for t in terms) else subject_of(last)
     resolved = ellipsis or (question if intent.definite else resolve_followup(question, subject))
     if ellipsis and intent.kind != "injection":
         # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request; the answer keeps the asker's language

@@ -209,7 +209,7 @@ def subject_of(text: str, most: int = 2) -> str:
 
 def _kinship(a: str, b: str) -> int:
     """How alike two terms are: the length of the longest run of characters they share when it is two
-    Chinese characters or three Latin ones at least ('编码器', '解码器' → 2; 'bigram', 'trigram' → 4), else 0
+    Chinese characters or three Latin ones at least ('编码器', '解码器' → 2; 'bigram', 'trigram' → 5), else 0
     ('BERT', 'Transformer' share only 'er')."""
     a, b = a.lower(), b.lower()
     m = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
