@@ -171,6 +171,12 @@ def test_answer_leads_and_refusals_follow_the_question_language():
     assert ANSWER_LEADS["concept_en"] in en["leads"] and ANSWER_LEADS["concept_zh"] not in en["leads"]
     assert zh["refusals"][0] == REFUSAL_OFFTOPIC["zh"] and REFUSAL_OFFTOPIC["en"] not in zh["refusals"]
     assert len(answer_copy_texts()["refusals"]) == 4
+    # demo leads too: an English request's table opens "Mask:", a Chinese one's "掩码结果："
+    assert ANSWER_LEADS["mask_en"] in en["leads"] and ANSWER_LEADS["mask"] not in en["leads"]
+    assert ANSWER_LEADS["mask"] in zh["leads"] and ANSWER_LEADS["mask_en"] not in zh["leads"]
+    from tutor.agent.prompt import demo_lead
+    assert demo_lead("ngram", "en") == "Scores:\n" and demo_lead("ngram", "zh") == "打分结果：\n"
+    assert demo_lead("search_notes", "en") is None and demo_lead(None, "zh") is None
 
 
 def test_tidy_quote_drops_repeats_and_a_trailing_restart():
@@ -447,6 +453,10 @@ def test_demo_answer_quotes_consecutive_result_lines_to_the_end(tok):
     assert c.allowed(lead + head + r0) == {r1[0]}  # then the next one, no skipping, no stopping
     assert c.allowed(lead + r1) == {r2[0]}
     assert c.allowed(lead + r1 + r2) == {tok.eos_id}  # the last line ends it
+    # with lead_first (as demo answers are decoded) the lead cannot be skipped
+    c = WholeCopyConstraint([lead, head, r0, r1, r2], tok.eos_id, n_leading=1, ordered=True, lead_first=True)
+    assert c.allowed([]) == {lead[0]}
+    assert c.allowed(lead) == {head[0], r0[0], r1[0], r2[0]}
 
 
 def test_sentence_choice_weighs_rare_question_words_and_reads_long_run_on_questions():

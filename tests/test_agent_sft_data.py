@@ -49,6 +49,10 @@ def test_demo_traces_carry_the_tools_numbers(builder):
     conv = builder.demo("attention", "帮我算一下注意力：Q=[[1,0],[0,1]]，K=[[1,0],[0,1]]，V=[[1,2],[3,4]]")
     assert "0.6698" in conv["messages"][3]["content"] and "0.6698" in answer_of(conv)
     assert builder.demo("attention", "Q=[[1,2]] K=[[1]] V=[[1]]") is None  # a failing demo is not used for training
+    # the answer's lead is in the request's language, as the tutor decodes it
+    assert answer_of(conv).startswith("计算结果如下：\n")
+    en = builder.demo("mask", "Show the causal mask for 3 tokens")
+    assert answer_of(en).startswith("Mask:\n") and "1  1  1" in answer_of(en)
 
 
 def test_refusals_and_determinism(ingested_settings):

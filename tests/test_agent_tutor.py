@@ -300,6 +300,21 @@ def test_a_retried_demo_answer_opens_with_its_own_tools_lead(tutor):
     assert r.answer.startswith("掩码结果：") and "打分结果" not in r.answer
 
 
+def test_a_demo_answer_opens_with_a_lead_in_the_requests_language(tutor):
+    """An English demo request's answer opens with an English lead ("Scores:", "Mask:"), a Chinese one's
+    with the Chinese lead; the shipped model, left free, skipped the English lead it never saw and
+    opened with the table ("0  1  2  3"), and before that every demo answer opened in Chinese."""
+    cases = [('Score "the cat sat on the mat" with a bigram model', "Scores:\n"), ("Show the causal mask for 4 tokens", "Mask:\n"),
+             ("Compute attention for Q=[[1,0]], K=[[1,0],[0,1]], V=[[1,2],[3,4]]", "Result:\n"),
+             ("给“我 爱 你”打分", "打分结果：\n"), ("显示因果掩码，长度 3", "掩码结果：\n")]
+    for question, lead in cases:
+        r = tutor.ask(question)
+        assert r.kind == "demo" and r.model_driven, (question, r.answer)
+        assert r.answer.startswith(lead), (question, r.answer[:40])
+    # the result itself follows the lead
+    assert "0.6698" in tutor.ask("Compute attention for Q=[[1,0]], K=[[1,0],[0,1]], V=[[1,2],[3,4]]").answer
+
+
 def test_a_concept_answer_opens_with_the_best_ranked_note_and_quotes_no_erratum(tutor):
     """The smoke question: the answer opens with the 15 % / 80 / 10 / 10 passage that retrieval ranks
     first (the model used to open with 001's passage on encoders), and 001's wrong claim that BERT and

@@ -22,7 +22,7 @@ from pydantic import PrivateAttr
 from models.data import ROLE_TOKENS, render_conversation
 from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, ASSISTANT, THOUGHT
 from tutor.agent.parser import split_step
-from tutor.agent.prompt import ANSWER_LEADS, demo_result_start, thought_texts
+from tutor.agent.prompt import demo_lead, demo_result_start, thought_texts
 from tutor.agent.search_tool import parse_evidence
 
 
@@ -213,9 +213,11 @@ class ToolNameConstraint:
                                                min_sources=1 if input_leads else 0)
                            if input_sources else None)
         # a whole answer copies each block or result line at most once, so its sources bound its length:
-        # no token cap that could cut a block mid-way
+        # no token cap that could cut a block mid-way. A demo answer (`ordered_answer`) opens with its
+        # tool's lead, as every fine-tuning demo answer does: left free, the shipped model skipped an
+        # English lead it never saw ("Mask:") and opened with the table
         self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks,
-                                                ordered=ordered_answer, opening=answer_opening,
+                                                ordered=ordered_answer, opening=answer_opening, lead_first=ordered_answer,
                                                 max_tokens=sum(map(len, answer_sources)))
                             if whole_answers else
                             CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
@@ -312,7 +314,7 @@ class TutorGPTChat(BaseChatModel):
         lines = [ln + "\n" for o in observations for ln in o.splitlines() if ln.strip()] if observations and not any(parsed) else []
         # "掩码结果：\n"…, not the concept leads; the lead of the tool that was called when it has one
         called = [tool for m in messages if isinstance(m, AIMessage) for tool in [split_step(str(m.content))[1]] if tool]
-        own = ANSWER_LEADS.get(called[-1]) if called else None
+        own = demo_lead(called[-1] if called else None, ctx.get("language"))
         demo_leads = [t for t in extra if t.endswith("\n") and own in (None, t)] if lines else []
         # …and it quotes the last result from the line its fine-tuning answers start at (demo_result_start):
         # left to the model, a two-head result was quoted from its second head's table, unlabelled

@@ -35,7 +35,24 @@ ANSWER_LEADS = {
     "ngram": "打分结果：\n",
     "mask": "掩码结果：\n",
     "gpt_attention": "助教模型的注意力：\n",
+    # a demo's lead in an English turn (its result is bilingual already)
+    "attention_en": "Result:\n",
+    "ngram_en": "Scores:\n",
+    "mask_en": "Mask:\n",
+    "gpt_attention_en": "The tutor GPT's attention:\n",
 }
+
+
+def lead_language(key: str) -> str:
+    """The language of an ANSWER_LEADS entry: 'en' for concept_en and the demo leads ending in _en."""
+    return "en" if key.endswith("_en") else "zh"
+
+
+def demo_lead(tool: str | None, language: str | None) -> str | None:
+    """The lead of a demo tool's answer in the turn's language (None for a tool without one: search_notes)."""
+    if tool is None or tool.startswith("concept"):
+        return None
+    return ANSWER_LEADS.get(f"{tool}_en" if language == "en" else tool)
 
 
 def demo_result_start(tool: str | None, n_lines: int) -> int:
@@ -48,9 +65,10 @@ def demo_result_start(tool: str | None, n_lines: int) -> int:
 def answer_copy_texts(language: str | None = None) -> dict[str, list[str]]:
     """Besides the observations, what an answer may quote: lead phrases, and (only when no tool was
     called) the fixed refusals — in the question's `language` ("zh" | "en") when it is given, so a
-    Chinese question never gets the English lead or refusal and vice versa."""
+    Chinese question never gets an English lead or refusal and vice versa (an English demo request's
+    answer opens "Scores:", not "打分结果：")."""
     langs = ("zh", "en") if language is None else (language,)
-    leads = [v for k, v in ANSWER_LEADS.items() if not k.startswith("concept_") or k.endswith(langs)]
+    leads = [v for k, v in ANSWER_LEADS.items() if lead_language(k) in langs]
     refusals = [d[l] for d in (REFUSAL_OFFTOPIC, REFUSAL_INJECTION) for l in langs]
     concept = [ANSWER_LEADS[f"concept_{l}"] for l in langs]
     return {"leads": leads, "concept_leads": concept, "refusals": refusals}

@@ -23,7 +23,7 @@ from pathlib import Path
 from kb.chunking import HEADING_SEP
 from models.tokenizer import ANSWER
 from tutor.agent.prompt import (ANSWER_LEADS, ANSWER_THOUGHT, DEMO_ANSWER_THOUGHT, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC,
-                                 REFUSAL_THOUGHT, SYSTEM_PROMPT, action_step, answer_step, demo_result_start,
+                                 REFUSAL_THOUGHT, SYSTEM_PROMPT, action_step, answer_step, demo_lead, demo_result_start,
                                  history_messages, search_thought)
 from tutor.agent.search_tool import parse_evidence, search_evidence
 from tutor.intent import language_of, resolve_followup, topic_of
@@ -123,11 +123,11 @@ def concept_answer(question: str, observation: str, answer_blocks: list[int] | N
     return lead + "".join(parts)
 
 
-def demo_answer(tool: str, observation: str) -> str:
-    """The lead, then the tool's result lines after its header through the last one — what the
-    constrained decoder lets a demo answer be (chat_model: consecutive whole lines to the end)."""
+def demo_answer(tool: str, observation: str, language: str = "zh") -> str:
+    """The lead (in the request's `language`), then the tool's result lines after its header through the
+    last one — what the constrained decoder lets a demo answer be (chat_model: consecutive whole lines to the end)."""
     lines = [l for l in observation.splitlines() if l.strip()]
-    return ANSWER_LEADS[tool] + "\n".join(lines[demo_result_start(tool, len(lines)):])
+    return demo_lead(tool, language) + "\n".join(lines[demo_result_start(tool, len(lines)):])
 
 
 class Builder:
@@ -154,7 +154,7 @@ class Builder:
         obs, art = self.run[tool](question)
         if not art.get("ok"):
             return None
-        return _conv(question, [(DEMO_THOUGHT[tool], tool, question, obs)], DEMO_ANSWER_THOUGHT, demo_answer(tool, obs))
+        return _conv(question, [(DEMO_THOUGHT[tool], tool, question, obs)], DEMO_ANSWER_THOUGHT, demo_answer(tool, obs, language_of(question)))
 
     def refusal(self, question: str, kind: str) -> dict:
         lang = language_of(question)
