@@ -148,6 +148,7 @@ def test_a_demo_answer_is_whole_lines_and_says_where_the_budget_cut_it():
     # the header restates the settings: a demo answer quotes from the next line, gpt_attention's one line whole
     assert demo_result_start("attention", 8) == 1 and demo_result_start("gpt_attention", 1) == 0
     assert demo_result_start("mask", 1) == 0
+    assert demo_result_start("mask", 2) == 0  # a header and a note ("矩阵较大"): the header says what the mask is
 
 
 def test_answer_may_quote_a_second_sentence_after_a_long_first_one(tok):

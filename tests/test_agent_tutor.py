@@ -315,6 +315,17 @@ def test_a_demo_answer_opens_with_a_lead_in_the_requests_language(tutor):
     assert "0.6698" in tutor.ask("Compute attention for Q=[[1,0]], K=[[1,0],[0,1]], V=[[1,2],[3,4]]").answer
 
 
+
+def test_a_mask_too_large_to_print_is_answered_with_what_it_is(tutor):
+    """A causal mask over 10 positions is not printed; the answer quoted only the note "（矩阵较大…）" and
+    now says which mask it is. A size the demo does not take is read as asked and named in the error
+    ("生成一个 100000 的因果掩码" said the size was missing)."""
+    r = tutor.ask("长度为 30 的因果掩码")
+    assert r.kind == "demo" and "n=30" in r.answer and "矩阵较大" in r.answer, r.answer
+    r = tutor.ask("生成一个 100000 的因果掩码")
+    assert r.kind == "error" and "100000" in r.answer and "64" in r.answer, r.answer
+
+
 def test_a_concept_answer_opens_with_the_best_ranked_note_and_quotes_no_erratum(tutor):
     """The smoke question: the answer opens with the 15 % / 80 / 10 / 10 passage that retrieval ranks
     first (the model used to open with 001's passage on encoders), and 001's wrong claim that BERT and

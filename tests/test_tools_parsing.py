@@ -197,6 +197,13 @@ def test_normalize_smoothing():
         ("长度为 -3 和 5 的 padding mask", {"kind": "padding", "lengths": "-3,5"}),
         # the word quoted before its sentence
         ('Mask the word "cat" in "the cat sat on the mat"', {"text": "the cat sat on the mat", "words": ["cat"]}),
+        # the size right before the mask's name (it said the size was missing), not a model's number
+        ("生成一个 100000 的因果掩码", {"kind": "causal", "size": 100000}),
+        ("给我一个6阶下三角掩码", {"kind": "causal", "size": 6}),
+        ("give me a 6 causal mask", {"kind": "causal", "size": 6}),
+        ("GPT-2 的因果掩码", {"kind": "causal"}),
+        ("GPT 2 的因果掩码", {"kind": "causal"}),
+        ("第 3 个词的因果掩码", {"kind": "causal"}),
     ],
 )
 def test_parse_mask_query(query, expected):

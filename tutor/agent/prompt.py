@@ -58,8 +58,10 @@ def demo_lead(tool: str | None, language: str | None) -> str | None:
 def demo_result_start(tool: str | None, n_lines: int) -> int:
     """The line of a demo tool's result that its answer quotes from (through the last line): the one after
     the header, which only restates the demo's settings ("多头注意力 (h=2) | Q 4×8 … | d_k=4"); the first
-    for gpt_attention, whose result is one line, and for a one-line result (an error message)."""
-    return 0 if tool == "gpt_attention" or n_lines < 2 else 1
+    for gpt_attention, whose result is one line, for a one-line result (an error message) and for a
+    two-line one, a header and a note: a causal mask too large to print is its header ("n=50: 第 i 个位置
+    只能看到 0…i") and "（矩阵较大…）", and its answer was the note alone."""
+    return 0 if tool == "gpt_attention" or n_lines < 3 else 1
 
 
 def answer_copy_texts(language: str | None = None) -> dict[str, list[str]]:

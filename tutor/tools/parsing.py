@@ -723,6 +723,8 @@ def parse_mask_query(query: str) -> dict[str, Any]:
     if size is None:
         m = re.search(r"(\d+)\s*[x*×]\s*\d+", s) or re.search(r"(?:长度|length|size|大小|序列长|长)\s*(?:为|是|=|:|of)?\s*(\d+)", s, re.IGNORECASE) or re.search(
             r"(?<!第)(?<!第\s)(\d+)\s*(?:个)?\s*-?\s*(?:tokens?|词|字|位置|words?)", s, re.IGNORECASE  # not "第 3 个词"
+        ) or re.search(  # the size right before the mask's name: "一个 8 的因果掩码", "a 6 causal mask"
+            r"(?<![A-Za-z\d.\-])(?<![A-Za-z]{2}\s)(?<!第)(?<!第\s)(\d+)\s*(?:阶|维)?\s*的?\s*(?:因果|前瞻|下三角|causal|look[-\s]?ahead)", s, re.IGNORECASE
         )
         if m:
             size = m.group(1)
