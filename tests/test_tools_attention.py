@@ -279,6 +279,8 @@ def test_table_shows_every_step():
         (dict(q=[[[1]]], k=None, v=None), "nested too deeply"),
         (dict(q=[[True, 0]], k=None, v=None), "not a number"),
         (dict(q="[[1,0],[0,1]", k=None, v=None), "unbalanced"),
+        # finite entries whose product overflows: the weights were NaN, printed as 0.0000 (rows not summing to 1)
+        (dict(q=[[1e308, 1e308]], k=[[1e308, 1e308]], v=[[1, 1]]), "too large"),
     ],
 )
 def test_bad_matrices(kwargs, needle):
@@ -308,6 +310,20 @@ def test_bad_options(kwargs, needle):
     x = [[1, 0, 0, 1], [0, 1, 1, 0]]
     with pytest.raises(DemoInputError, match=needle):
         attention(x, **kwargs)
+
+
+def test_overflow_is_reported_without_a_numpy_warning():
+    """Huge but finite inputs give the demo's message, for one head and for several (their projections
+    overflow first), and numpy's overflow warning is not printed to the server log or the CLI."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail here
+        for kwargs in (dict(), dict(heads=2)):
+            with pytest.raises(DemoInputError, match="too large"):
+                attention([[1e200, 1e200], [1, 1]], **kwargs)
+        ok = attention([[1e100, 0]], [[1e-100, 0]], [[1, 2]])  # large inputs with a finite product still work
+        assert ok.weights.tolist() == [[1.0]]
 
 
 def test_bad_text_inputs():

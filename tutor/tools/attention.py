@@ -88,14 +88,27 @@ class HeadSteps:
     fully_masked_rows: list[int]
 
 
+def finite_or_error(a: np.ndarray, name: str) -> np.ndarray:
+    """`a` when every entry is a finite number; else the demo says its inputs are too large: numbers
+    near 1e308 overflow Q·Kᵀ to infinity, and the softmax of infinities is NaN (shown as weights of 0
+    that do not sum to 1)."""
+    if not np.isfinite(a).all():
+        raise DemoInputError(
+            f"数值太大：{name} 溢出成了无穷大，无法计算；请用绝对值小一些的数（例如不超过 1e6）",
+            f"the numbers are too large: {name} overflows to infinity; use smaller values (e.g. at most 1e6 in absolute value)",
+        )
+    return a
+
+
 def attention_steps(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray) -> HeadSteps:
     """softmax(Q Kᵀ / √d_k + mask) V, keeping every intermediate. Inputs already validated."""
     d_k = q.shape[1]
-    scores = q @ k.T
-    scaled = scores / math.sqrt(d_k)
-    masked = np.where(allowed, scaled, -np.inf)
-    weights = softmax_rows(masked)
-    output = weights @ v
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported, not printed as a warning
+        scores = finite_or_error(q @ k.T, "Q·Kᵀ")
+        scaled = scores / math.sqrt(d_k)
+        masked = np.where(allowed, scaled, -np.inf)
+        weights = softmax_rows(masked)
+        output = finite_or_error(weights @ v, "输出 output = weights·V")
     dead = [int(i) for i in np.flatnonzero(~allowed.any(axis=1))]
     return HeadSteps(q, k, v, scores, scaled, masked, weights, output, dead)
 
@@ -475,7 +488,8 @@ def multi_head_attention(
                     f"{name.upper()} must be {shape[0]}x{shape[1]} (x @ W convention), got {W[name].shape[0]}x{W[name].shape[1]}",
                 )
     n, m, d_h = Q.shape[0], K.shape[0], d_model // h
-    Qp, Kp, Vp = Q @ W["w_q"], K @ W["w_k"], V @ W["w_v"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        Qp, Kp, Vp = (finite_or_error(x @ W[w], f"{x_name}·{w.upper()}") for x, w, x_name in ((Q, "w_q", "Q"), (K, "w_k", "K"), (V, "w_v", "V")))
     # (n, d_model) -> (h, n, d_h): head i owns columns [i*d_h, (i+1)*d_h)
     qh = Qp.reshape(n, h, d_h).transpose(1, 0, 2)
     kh = Kp.reshape(m, h, d_h).transpose(1, 0, 2)
@@ -484,7 +498,8 @@ def multi_head_attention(
     steps = [attention_steps(qh[i], kh[i], vh[i], allowed) for i in range(h)]
     head_out = np.stack([s.output for s in steps])  # (h, n, d_h)
     concat = head_out.transpose(1, 0, 2).reshape(n, d_model)
-    output = concat @ W["w_o"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        output = finite_or_error(concat @ W["w_o"], "输出 output")
     return AttentionResult(
         q=Q, k=K, v=V, heads=h, causal=bool(causal), padding_mask=None if pm is None else pm.astype(int).tolist(), d_k=d_h,
         scores=np.stack([s.scores for s in steps]), scaled_scores=np.stack([s.scaled_scores for s in steps]),
