@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.intent import classify, resolve_followup, rewrite_ellipsis, rewrite_setting
+from tutor.intent import Intent, classify, resolve_followup, rewrite_ellipsis, rewrite_setting
 
 
 @pytest.mark.parametrize("q", [
@@ -60,6 +60,13 @@ def test_a_choice_between_what_was_just_named_is_a_followup():
 ])
 def test_injection_phrasings(q):
     assert classify(q).kind == "injection"
+
+
+@pytest.mark.parametrize("q", ["😀😀😀", "？？？", "...", "123", "👍"])
+def test_a_question_without_a_word_is_surely_off_topic_and_answered_in_chinese(q):
+    """Nothing to answer: the fixed off-topic reply, in the tutor's first language (it was 'en', and the
+    model chose the injection refusal for "😀😀😀")."""
+    assert classify(q) == Intent("offtopic", "zh", definite=True)
 
 
 def test_ellipsis_asks_the_previous_question_of_the_new_topic():

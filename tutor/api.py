@@ -165,6 +165,8 @@ class Tutor:
         question, intent, topic, resolved = reading.question, reading.intent, reading.topic, reading.resolved
         followup = resolved != question
         policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or followup else None)
+        # a turn read as an injection or as surely off-topic gets that refusal, not the other one
+        refusal = "injection" if intent.kind == "injection" else ("offtopic" if intent.definite else None)
         history = [(t.question, t.answer) for t in session.history(1)]
         # an ellipsis ("那 GPT-3 呢？") is put to the model as the question it stands for; other follow-ups
         # are put as asked, and the model's search opens with the conversation's topic
@@ -175,7 +177,7 @@ class Tutor:
         tool = None
         for attempt in range(2):
             run = None
-            for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language, tool):
+            for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language, tool, refusal):
                 if isinstance(item, StreamEvent) and item.type == "token":
                     continue  # the answer is released only after the grounding check below
                 if isinstance(item, (Step, StreamEvent)):

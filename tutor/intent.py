@@ -169,6 +169,8 @@ def _classify(text: str, lang: str) -> Intent:
         return Intent("ngram", lang)
     if has_matrix:
         return Intent("attention", lang)
+    if not re.search(r"[^\W\d_]", text):  # no word at all ("😀😀😀", "？？？", "123"): nothing to answer; in Chinese, the tutor's first language
+        return Intent("offtopic", "zh", definite=True)
     if _CREATIVE.search(text) and not is_course_related(text.replace("写", "")):
         return Intent("offtopic", lang, definite=True)
     if _SMALLTALK.search(text) and not is_course_related(text):

@@ -331,7 +331,8 @@ class TutorGPTChat(BaseChatModel):
         first_step = not observations
         policy = turn_policy.get() if first_step else None
         forced = turn_tool.get() if first_step else None
-        thoughts = thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy, forced) if "language" in ctx else []
+        thoughts = (thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy, forced, ctx.get("refusal"))
+                    if "language" in ctx else [])
         constraint = ToolNameConstraint(tok, [forced] if forced else self.tool_names, input_sources, answer_sources, policy,
                                         whole_answers=whole or bool(lines), n_leading=len(leads) if whole else len(demo_leads),
                                         thought_sources=[enc(t) for t in thoughts],

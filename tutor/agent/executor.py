@@ -150,11 +150,13 @@ class TutorAgent:
         topics: list[str] | None = None,
         language: str | None = None,
         tool: str | None = None,
+        refusal: str | None = None,
     ) -> AgentRun:
         """One bounded ReAct turn. `policy` ("act" | "answer" | None) constrains the first step and
         `topics` (the conversation's subject) open the tool input — see chat_model. `language` ("zh" |
         "en") of the answer's lead and refusals; by default the question's. `tool`: the one tool the
-        first step may call (a retry after the model called one the request cannot use)."""
+        first step may call (a retry after the model called one the request cannot use). `refusal`
+        ("injection" | "offtopic"): the only refusal (and refusing thought) the turn may use."""
         if tool is not None and tool not in TOOL_NAMES:
             raise ValueError(f"unknown tool '{tool}'; expected one of {', '.join(TOOL_NAMES)}")
         t0 = time.perf_counter()
@@ -163,7 +165,7 @@ class TutorAgent:
         policy_token = turn_policy.set("act" if tool else policy)
         tool_token = turn_tool.set(tool)
         language = language or language_of(question)
-        copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language),
+        copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language, refusal), "refusal": refusal,
                                        "thought_topics": [t for t in dict.fromkeys([*(topics or []), topic_of(question, extra=False)]) if t],
                                        "language": language})
         try:

@@ -30,7 +30,7 @@ _DONE = object()
 MIN_CONTENT_CHARS = 12
 
 
-def run_agent_streaming(agent, question, history, policy, topics, language=None, tool=None) -> Iterator[Step | StreamEvent | object]:
+def run_agent_streaming(agent, question, history, policy, topics, language=None, tool=None, refusal=None) -> Iterator[Step | StreamEvent | object]:
     q: queue.Queue = queue.Queue()
     out: dict = {}
 
@@ -39,7 +39,8 @@ def run_agent_streaming(agent, question, history, policy, topics, language=None,
 
     def work() -> None:
         try:
-            out["run"] = agent.run(question, history=history, on_event=on_event, policy=policy, topics=topics, language=language, tool=tool)
+            out["run"] = agent.run(question, history=history, on_event=on_event, policy=policy, topics=topics, language=language, tool=tool,
+                                   refusal=refusal)
         except Exception as e:  # reported as a failed run; the tutor falls back
             out["error"] = e
         finally:
@@ -132,9 +133,10 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
     refusals = {*REFUSAL_OFFTOPIC.values(), *REFUSAL_INJECTION.values()}
     tools = [s["tool"] for s in run.steps]
     if intent.kind == "injection" or intent.definite:
-        if answer in refusals and not tools:
+        wanted = REFUSAL_INJECTION if intent.kind == "injection" else REFUSAL_OFFTOPIC
+        if answer in wanted.values() and not tools:
             return Verdict(True, answer=answer, kind="refusal")
-        return Verdict(False, "a request outside the course needs the fixed refusal")
+        return Verdict(False, f"a request outside the course needs the fixed {'injection' if intent.kind == 'injection' else 'off-topic'} refusal")
     if answer in refusals:
         if intent.kind == "offtopic":
             return Verdict(True, answer=answer, kind="refusal")

@@ -64,14 +64,17 @@ def demo_result_start(tool: str | None, n_lines: int) -> int:
     return 0 if tool == "gpt_attention" or n_lines < 3 else 1
 
 
-def answer_copy_texts(language: str | None = None) -> dict[str, list[str]]:
+def answer_copy_texts(language: str | None = None, refusal: str | None = None) -> dict[str, list[str]]:
     """Besides the observations, what an answer may quote: lead phrases, and (only when no tool was
     called) the fixed refusals — in the question's `language` ("zh" | "en") when it is given, so a
     Chinese question never gets an English lead or refusal and vice versa (an English demo request's
-    answer opens "Scores:", not "打分结果：")."""
+    answer opens "Scores:", not "打分结果："). `refusal` ("injection" | "offtopic"): a turn the intent
+    reading already knows is one of these gets only that refusal: "😀" was answered "I can't follow that
+    request or reveal or change my instructions"."""
     langs = ("zh", "en") if language is None else (language,)
     leads = [v for k, v in ANSWER_LEADS.items() if lead_language(k) in langs]
-    refusals = [d[l] for d in (REFUSAL_OFFTOPIC, REFUSAL_INJECTION) for l in langs]
+    kinds = {"offtopic": (REFUSAL_OFFTOPIC,), "injection": (REFUSAL_INJECTION,)}.get(refusal or "", (REFUSAL_OFFTOPIC, REFUSAL_INJECTION))
+    refusals = [d[l] for d in kinds for l in langs]
     concept = [ANSWER_LEADS[f"concept_{l}"] for l in langs]
     return {"leads": leads, "concept_leads": concept, "refusals": refusals}
 
@@ -94,7 +97,8 @@ def search_thought(topic: str, language: str) -> str:
     return SEARCH_THOUGHT[language].format(topic=topic or NO_TOPIC[language])
 
 
-def thought_texts(topics: list[str], language: str, first_step: bool, policy: str | None, tool: str | None = None) -> list[str]:
+def thought_texts(topics: list[str], language: str, first_step: bool, policy: str | None, tool: str | None = None,
+                  refusal: str | None = None) -> list[str]:
     """The thoughts a step may take: acting (a search about one of `topics` — the conversation's topic of a
     follow-up, the question's own — or a demo) unless the policy is "answer"; on the first step refusing
     unless it is "act"; after an observation, answering from it. A first step that must call `tool` (a
@@ -104,7 +108,7 @@ def thought_texts(topics: list[str], language: str, first_step: bool, policy: st
         return searches if tool == "search_notes" else [DEMO_THOUGHT[tool]]
     acts = [*searches, *DEMO_THOUGHT.values()]
     if first_step:
-        refuse = list(REFUSAL_THOUGHT.values())
+        refuse = [REFUSAL_THOUGHT[refusal]] if refusal in REFUSAL_THOUGHT else list(REFUSAL_THOUGHT.values())
         return {"act": acts, "answer": refuse}.get(policy, acts + refuse)
     return [ANSWER_THOUGHT[language], DEMO_ANSWER_THOUGHT, *acts]
 
