@@ -195,12 +195,13 @@ class ToolNameConstraint:
     * `policy` "act" forbids <|answer|> in this step, "answer" forbids <|action|>;
     * `min_answer_blocks` (whole answers only): the answer may end only after that many evidence
       blocks (all of them when there are fewer); the model still picks their order, except that
-      `answer_opening` (whole answers only) names the source the answer must open with after its lead.
+      `answer_opening` (whole answers only) names the source the answer must open with after its lead;
+    * `single_answer` (whole answers only): the answer is exactly one source, copied whole (a refusal).
     """
 
     def __init__(self, tok, tool_names: Sequence[str], input_sources=(), answer_sources=(), policy: str | None = None,
                  whole_answers: bool = False, n_leading: int = 0, thought_sources=(), min_answer_blocks: int = 0,
-                 ordered_answer: bool = False, input_leads: int = 0, answer_opening: int | None = None):
+                 ordered_answer: bool = False, input_leads: int = 0, answer_opening: int | None = None, single_answer: bool = False):
         self.thought = tok.special_ids[THOUGHT]
         self.action = tok.special_ids[ACTION]
         self.action_input = tok.special_ids[ACTION_INPUT]
@@ -217,7 +218,7 @@ class ToolNameConstraint:
         # tool's lead, as every fine-tuning demo answer does: left free, the shipped model skipped an
         # English lead it never saw ("Mask:") and opened with the table
         self.answer_copy = (WholeCopyConstraint(answer_sources, self.eos, n_leading=n_leading, min_sources=min_answer_blocks,
-                                                ordered=ordered_answer, opening=answer_opening, lead_first=ordered_answer,
+                                                ordered=ordered_answer, opening=answer_opening, lead_first=ordered_answer, single=single_answer,
                                                 max_tokens=sum(map(len, answer_sources)))
                             if whole_answers else
                             CopyConstraint(tok, answer_sources, self.eos)) if answer_sources else None
@@ -298,7 +299,12 @@ class TutorGPTChat(BaseChatModel):
         question = str([m for m in messages if isinstance(m, HumanMessage)][-1].content)
         enc = lambda t: tok.encode(t, allow_special=False)  # noqa: E731
         input_sources = [enc(t) for t in [*ctx.get("topics", []), question]]
-        extra = ctx.get("leads", []) if observations else ctx.get("leads", []) + ctx.get("refusals", [])
+        # before any observation the answer may be a refusal; a turn known to need one (ctx["refusal"])
+        # may only be that refusal, not a lead with whatever follows it
+        # (copied whole: left free, the model ended the English injection refusal before its closing quote)
+        refusing = bool(ctx.get("refusal")) and not observations
+        extra = (ctx.get("leads", []) if observations else
+                 ctx.get("refusals", []) if refusing else ctx.get("leads", []) + ctx.get("refusals", []))
         parsed = [parse_evidence(o) for o in observations]
         blocks = [text for p in parsed for _, text in p if text]
         # the first block of the last search: the note retrieval ranked first opens a concept answer
@@ -334,7 +340,8 @@ class TutorGPTChat(BaseChatModel):
         thoughts = (thought_texts(ctx["thought_topics"], ctx["language"], first_step, policy, forced, ctx.get("refusal"))
                     if "language" in ctx else [])
         constraint = ToolNameConstraint(tok, [forced] if forced else self.tool_names, input_sources, answer_sources, policy,
-                                        whole_answers=whole or bool(lines), n_leading=len(leads) if whole else len(demo_leads),
+                                        whole_answers=whole or bool(lines) or refusing, n_leading=len(leads) if whole else len(demo_leads),
+                                        single_answer=refusing,
                                         thought_sources=[enc(t) for t in thoughts],
                                         min_answer_blocks=self.min_answer_blocks if whole else 0, ordered_answer=bool(lines),
                                         input_leads=len(ctx.get("topics", [])),
