@@ -569,6 +569,12 @@ def test_a_turn_known_to_be_off_topic_or_an_injection_gets_that_refusal_only():
     assert not check_agent_answer(AgentRun(answer=REFUSAL_INJECTION["zh"], steps=[]), poem).ok
     assert not check_agent_answer(AgentRun(answer=REFUSAL_OFFTOPIC["zh"], steps=[]), order).ok
     assert check_agent_answer(AgentRun(answer=REFUSAL_INJECTION["zh"], steps=[]), order).ok
+    # a greeting gets the greeting, not the off-topic refusal
+    from tutor.agent.prompt import SOCIAL_REPLIES
+    hello = classify("你好")
+    assert answer_copy_texts("zh", "greeting")["refusals"] == [SOCIAL_REPLIES["greeting"]["zh"]]
+    assert check_agent_answer(AgentRun(answer=SOCIAL_REPLIES["greeting"]["zh"], steps=[]), hello).ok
+    assert not check_agent_answer(AgentRun(answer=REFUSAL_OFFTOPIC["zh"], steps=[]), hello).ok
 
 
 @pytest.mark.parametrize(("question", "subject"), [

@@ -61,6 +61,7 @@ def test_refusals_and_determinism(ingested_settings):
     assert [a.attention_question() for _ in range(5)] == [b.attention_question() for _ in range(5)]
     r = a.refusal("今天天气怎么样？", "offtopic")
     assert "课程" in answer_of(r) and len(r["messages"]) == 3
+    assert answer_of(a.refusal("谢谢", "thanks")).startswith("不客气") and answer_of(a.refusal("Hello!", "greeting")).startswith("Hello!")
 
 
 def test_concept_answer_without_evidence_is_empty():

@@ -62,6 +62,19 @@ def test_injection_phrasings(q):
     assert classify(q).kind == "injection"
 
 
+@pytest.mark.parametrize(("q", "social", "lang"), [
+    ("你好", "greeting", "zh"), ("老师好！", "greeting", "zh"), ("hi there", "greeting", "en"), ("Good morning!", "greeting", "en"),
+    ("谢谢", "thanks", "zh"), ("谢谢老师！", "thanks", "zh"), ("Thank you so much", "thanks", "en"),
+])
+def test_a_message_that_only_greets_or_thanks_is_social(q, social, lang):
+    assert classify(q) == Intent("offtopic", lang, definite=True, social=social)
+
+
+@pytest.mark.parametrize("q", ["你好，什么是 BERT？", "谢谢，那 GPT 呢？", "hi, what is attention?", "你好呀，能给我讲讲大模型是怎么一步步发展来的吗？"])
+def test_a_greeting_before_a_question_leaves_the_question(q):
+    assert classify(q).kind == "concept" and not classify(q).social
+
+
 @pytest.mark.parametrize("q", ["😀😀😀", "？？？", "...", "123", "👍"])
 def test_a_question_without_a_word_is_surely_off_topic_and_answered_in_chinese(q):
     """Nothing to answer: the fixed off-topic reply, in the tutor's first language (it was 'en', and the

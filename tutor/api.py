@@ -21,7 +21,7 @@ from typing import Iterator
 from tutor.config import Settings, get_settings
 from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, definition_subject, uncovered_subject
 from tutor.glossary import with_key_terms
-from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC
+from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC, SOCIAL_REPLIES
 from tutor.intent import (DEMO_KINDS, Intent, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
                           rewrite_setting, rewrite_slot, subject_of, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
@@ -166,7 +166,7 @@ class Tutor:
         followup = resolved != question
         policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or followup else None)
         # a turn read as an injection or as surely off-topic gets that refusal, not the other one
-        refusal = "injection" if intent.kind == "injection" else ("offtopic" if intent.definite else None)
+        refusal = "injection" if intent.kind == "injection" else ((intent.social or "offtopic") if intent.definite else None)
         history = [(t.question, t.answer) for t in session.history(1)]
         # an ellipsis ("那 GPT-3 呢？") is put to the model as the question it stands for; other follow-ups
         # are put as asked, and the model's search opens with the conversation's topic
@@ -209,7 +209,7 @@ class Tutor:
             yield from self._demo(intent.kind, resolved, lang)
             return
         if intent.kind == "offtopic" and resolved == question:
-            yield AskResult(answer=REFUSAL_OFFTOPIC[lang], kind="refusal")
+            yield AskResult(answer=(SOCIAL_REPLIES[intent.social] if intent.social else REFUSAL_OFFTOPIC)[lang], kind="refusal")
             return
         yield from self._concept(resolved, lang)
 

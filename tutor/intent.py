@@ -73,6 +73,10 @@ _INJECTION = re.compile(
 )
 _CREATIVE = re.compile(r"写(一|首|篇|个)?(首|篇)?(诗|歌|小说|故事|笑话|作文)|作诗|讲个笑话|write\s+(me\s+)?a\s+(poem|story|song|joke)", re.I)
 _SMALLTALK = re.compile(r"天气|股票|彩票|菜谱|做饭|旅游|电影推荐|星座|weather|stock price|recipe", re.I)
+# A message that is only a greeting or a thank-you (nothing else asked): "你好", "老师好！", "谢谢老师", "thanks!".
+_GREETING = re.compile(r"^\s*(?:你好|您好|嗨|哈喽|哈啰|老师好|助教好|大家好|早上好|上午好|下午好|晚上好|早安|晚安|hello|hi|hey|good\s+(?:morning|afternoon|evening))"
+                       r"(?:\s*(?:呀|啊|哇|老师|助教|there))*[\s!！。.,，~～]*$", re.I)
+_THANKS = re.compile(r"^\s*(?:谢谢|多谢|感谢|谢啦|谢了|thanks?|thank\s+you|thx|ty)(?:\s*(?:你|您|老师|助教|啦|了|呀|a lot|so much|very much))*[\s!！。.,，~～]*$", re.I)
 _MATRIX = re.compile(r"\[\s*\[")
 _PRONOUN = re.compile(r"^(它|它们|他|她|他们|这个|那个|这|那|其|这种|那种|该|此)|它|它们|\b(it|its|they|them|this|that)\b", re.I)
 # a choice between what the previous answer named: "So which one would you pick…?", "两者哪个更好？"
@@ -85,6 +89,7 @@ class Intent:
     kind: str  # "attention" | "ngram" | "mask" | "gpt_attention" | "concept" | "offtopic" | "injection"
     language: str  # "zh" | "en"
     definite: bool = False  # offtopic for sure (a poem, the weather), not a terse follow-up
+    social: str = ""  # a whole message that only greets ("greeting") or thanks ("thanks"): a friendly fixed reply
 
 
 # Words that make a question Chinese or English; course terms ("In-context Learning", "注意力") do not.
@@ -169,6 +174,8 @@ def _classify(text: str, lang: str) -> Intent:
         return Intent("ngram", lang)
     if has_matrix:
         return Intent("attention", lang)
+    if _GREETING.match(text) or _THANKS.match(text):
+        return Intent("offtopic", lang, definite=True, social="greeting" if _GREETING.match(text) else "thanks")
     if not re.search(r"[^\W\d_]", text):  # no word at all ("😀😀😀", "？？？", "123"): nothing to answer; in Chinese, the tutor's first language
         return Intent("offtopic", "zh", definite=True)
     if _CREATIVE.search(text) and not is_course_related(text.replace("写", "")):

@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC, demo_result_start
+from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC, SOCIAL_REPLIES, demo_result_start
 from tutor.agent.search_tool import parse_evidence
 from kb.text import tokenize
 from tutor.extractive import content_words, join_cited
@@ -133,7 +133,8 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
     refusals = {*REFUSAL_OFFTOPIC.values(), *REFUSAL_INJECTION.values()}
     tools = [s["tool"] for s in run.steps]
     if intent.kind == "injection" or intent.definite:
-        wanted = REFUSAL_INJECTION if intent.kind == "injection" else REFUSAL_OFFTOPIC
+        wanted = (REFUSAL_INJECTION if intent.kind == "injection" else
+                  SOCIAL_REPLIES[intent.social] if getattr(intent, "social", "") else REFUSAL_OFFTOPIC)
         if answer in wanted.values() and not tools:
             return Verdict(True, answer=answer, kind="refusal")
         return Verdict(False, f"a request outside the course needs the fixed {'injection' if intent.kind == 'injection' else 'off-topic'} refusal")

@@ -27,6 +27,17 @@ REFUSAL_INJECTION = {
     "zh": "我不能执行这类要求，也不会透露或修改我的设置。我是课程助教，欢迎继续问课程相关的问题，比如“自注意力是怎么计算的？”",
     "en": "I can't follow that request or reveal or change my instructions. I'm the course tutor — feel free to ask about the course, e.g. “How is self-attention computed?”",
 }
+# Friendly fixed replies to a message that only greets or thanks (intent.social): not "outside this course".
+SOCIAL_REPLIES = {
+    "greeting": {
+        "zh": "你好！我是大模型基础课程的助教，可以回答：统计语言模型与 n-gram、NNLM 与词向量、RNN 的局限、注意力机制、Transformer、BERT 与 GPT、GPT 家族、预训练与微调、智能体等问题，也可以现场演示注意力计算、n-gram 打分和掩码。想从哪里开始？",
+        "en": "Hello! I am the teaching assistant for the LLM-fundamentals course: ask me about statistical language models and n-grams, NNLM and embeddings, RNN limits, attention, Transformers, BERT vs GPT, the GPT family, pre-training vs fine-tuning or agents — or ask for a live demo of attention, n-gram scoring or masking.",
+    },
+    "thanks": {
+        "zh": "不客气！还有课程上的问题，随时问我。",
+        "en": "You're welcome! Ask me anything else about the course.",
+    },
+}
 # Lead phrases an answer may start with (the answer is otherwise quoted from the observations).
 ANSWER_LEADS = {
     "concept_zh": "根据课程笔记：",
@@ -70,10 +81,11 @@ def answer_copy_texts(language: str | None = None, refusal: str | None = None) -
     Chinese question never gets an English lead or refusal and vice versa (an English demo request's
     answer opens "Scores:", not "打分结果："). `refusal` ("injection" | "offtopic"): a turn the intent
     reading already knows is one of these gets only that refusal: "😀" was answered "I can't follow that
-    request or reveal or change my instructions"."""
+    request or reveal or change my instructions"; "greeting" | "thanks": only that SOCIAL_REPLIES text."""
     langs = ("zh", "en") if language is None else (language,)
     leads = [v for k, v in ANSWER_LEADS.items() if lead_language(k) in langs]
-    kinds = {"offtopic": (REFUSAL_OFFTOPIC,), "injection": (REFUSAL_INJECTION,)}.get(refusal or "", (REFUSAL_OFFTOPIC, REFUSAL_INJECTION))
+    kinds = {"offtopic": (REFUSAL_OFFTOPIC,), "injection": (REFUSAL_INJECTION,),
+             **{k: (v,) for k, v in SOCIAL_REPLIES.items()}}.get(refusal or "", (REFUSAL_OFFTOPIC, REFUSAL_INJECTION))
     refusals = [d[l] for d in kinds for l in langs]
     concept = [ANSWER_LEADS[f"concept_{l}"] for l in langs]
     return {"leads": leads, "concept_leads": concept, "refusals": refusals}
@@ -108,7 +120,8 @@ def thought_texts(topics: list[str], language: str, first_step: bool, policy: st
         return searches if tool == "search_notes" else [DEMO_THOUGHT[tool]]
     acts = [*searches, *DEMO_THOUGHT.values()]
     if first_step:
-        refuse = [REFUSAL_THOUGHT[refusal]] if refusal in REFUSAL_THOUGHT else list(REFUSAL_THOUGHT.values())
+        # a greeting or a thank-you is answered with the off-topic thought (no course question to act on)
+        refuse = [REFUSAL_THOUGHT.get(refusal, REFUSAL_THOUGHT["offtopic"])] if refusal else list(REFUSAL_THOUGHT.values())
         return {"act": acts, "answer": refuse}.get(policy, acts + refuse)
     return [ANSWER_THOUGHT[language], DEMO_ANSWER_THOUGHT, *acts]
 
