@@ -165,7 +165,7 @@ class Tutor:
         question, intent, topic, resolved = reading.question, reading.intent, reading.topic, reading.resolved
         followup = resolved != question
         policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or followup else None)
-        # a turn read as an injection or as surely off-topic gets that refusal, not the other one
+        # a turn read as an injection, as surely off-topic or as only a greeting / thank-you gets that fixed reply only
         refusal = "injection" if intent.kind == "injection" else ((intent.social or "offtopic") if intent.definite else None)
         history = [(t.question, t.answer) for t in session.history(1)]
         # an ellipsis ("那 GPT-3 呢？") is put to the model as the question it stands for; other follow-ups

@@ -156,7 +156,8 @@ class TutorAgent:
         `topics` (the conversation's subject) open the tool input — see chat_model. `language` ("zh" |
         "en") of the answer's lead and refusals; by default the question's. `tool`: the one tool the
         first step may call (a retry after the model called one the request cannot use). `refusal`
-        ("injection" | "offtopic"): the only refusal (and refusing thought) the turn may use."""
+        ("injection" | "offtopic" | "greeting" | "thanks"): the only fixed reply the turn may give, copied
+        whole, with its thought (prompt.answer_copy_texts, prompt.thought_texts)."""
         if tool is not None and tool not in TOOL_NAMES:
             raise ValueError(f"unknown tool '{tool}'; expected one of {', '.join(TOOL_NAMES)}")
         t0 = time.perf_counter()
