@@ -21,7 +21,7 @@ from typing import Iterator
 from tutor.config import Settings, get_settings
 from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, definition_subject, uncovered_subject
 from tutor.glossary import with_key_terms
-from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC, SOCIAL_REPLIES
+from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, FIXED_REPLIES, REFUSAL_INJECTION
 from tutor.intent import (DEMO_KINDS, Intent, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
                           rewrite_setting, rewrite_slot, subject_of, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
@@ -209,7 +209,7 @@ class Tutor:
             yield from self._demo(intent.kind, resolved, lang)
             return
         if intent.kind == "offtopic" and resolved == question:
-            yield AskResult(answer=(SOCIAL_REPLIES[intent.social] if intent.social else REFUSAL_OFFTOPIC)[lang], kind="refusal")
+            yield AskResult(answer=FIXED_REPLIES[intent.social or "offtopic"][lang], kind="refusal")
             return
         yield from self._concept(resolved, lang)
 

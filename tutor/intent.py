@@ -174,8 +174,9 @@ def _classify(text: str, lang: str) -> Intent:
         return Intent("ngram", lang)
     if has_matrix:
         return Intent("attention", lang)
-    if _GREETING.match(text) or _THANKS.match(text):
-        return Intent("offtopic", lang, definite=True, social="greeting" if _GREETING.match(text) else "thanks")
+    social = "greeting" if _GREETING.match(text) else "thanks" if _THANKS.match(text) else ""
+    if social:
+        return Intent("offtopic", lang, definite=True, social=social)
     if not re.search(r"[^\W\d_]", text):  # no word at all ("😀😀😀", "？？？", "123"): nothing to answer; in Chinese, the tutor's first language
         return Intent("offtopic", "zh", definite=True)
     if _CREATIVE.search(text) and not is_course_related(text.replace("写", "")):

@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from tutor.agent.prompt import ANSWER_LEADS, REFUSAL_INJECTION, REFUSAL_OFFTOPIC, SOCIAL_REPLIES, demo_result_start
+from tutor.agent.prompt import ANSWER_LEADS, FIXED_REPLIES, REFUSAL_INJECTION, REFUSAL_OFFTOPIC, demo_result_start
 from tutor.agent.search_tool import parse_evidence
 from kb.text import tokenize
 from tutor.extractive import content_words, join_cited
@@ -134,8 +134,7 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
     tools = [s["tool"] for s in run.steps]
     if intent.kind == "injection" or intent.definite:
         needed = "injection" if intent.kind == "injection" else (intent.social or "offtopic")
-        wanted = {"injection": REFUSAL_INJECTION, "offtopic": REFUSAL_OFFTOPIC, **SOCIAL_REPLIES}[needed]
-        if answer in wanted.values() and not tools:
+        if answer in FIXED_REPLIES[needed].values() and not tools:
             return Verdict(True, answer=answer, kind="refusal")
         return Verdict(False, f"a request outside the course needs the fixed {needed} reply")
     if answer in refusals:

@@ -38,6 +38,8 @@ SOCIAL_REPLIES = {
         "en": "You're welcome! Ask me anything else about the course.",
     },
 }
+# Every fixed reply by the kind of turn that gets it (api: the `refusal` a turn needs; guard; sft_data).
+FIXED_REPLIES = {"offtopic": REFUSAL_OFFTOPIC, "injection": REFUSAL_INJECTION, **SOCIAL_REPLIES}
 # Lead phrases an answer may start with (the answer is otherwise quoted from the observations).
 ANSWER_LEADS = {
     "concept_zh": "根据课程笔记：",
@@ -61,9 +63,7 @@ def lead_language(key: str) -> str:
 
 def demo_lead(tool: str | None, language: str | None) -> str | None:
     """The lead of a demo tool's answer in the turn's language (None for a tool without one: search_notes)."""
-    if tool is None or tool.startswith("concept"):
-        return None
-    return ANSWER_LEADS.get(f"{tool}_en" if language == "en" else tool)
+    return ANSWER_LEADS.get(f"{tool}_en" if language == "en" else tool) if tool else None
 
 
 def demo_result_start(tool: str | None, n_lines: int) -> int:
@@ -84,8 +84,7 @@ def answer_copy_texts(language: str | None = None, refusal: str | None = None) -
     request or reveal or change my instructions"; "greeting" | "thanks": only that SOCIAL_REPLIES text."""
     langs = ("zh", "en") if language is None else (language,)
     leads = [v for k, v in ANSWER_LEADS.items() if lead_language(k) in langs]
-    kinds = {"offtopic": (REFUSAL_OFFTOPIC,), "injection": (REFUSAL_INJECTION,),
-             **{k: (v,) for k, v in SOCIAL_REPLIES.items()}}.get(refusal or "", (REFUSAL_OFFTOPIC, REFUSAL_INJECTION))
+    kinds = (FIXED_REPLIES[refusal],) if refusal else (REFUSAL_OFFTOPIC, REFUSAL_INJECTION)
     refusals = [d[l] for d in kinds for l in langs]
     concept = [ANSWER_LEADS[f"concept_{l}"] for l in langs]
     return {"leads": leads, "concept_leads": concept, "refusals": refusals}

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from kb.chunking import HEADING_SEP
 from models.tokenizer import ANSWER
-from tutor.agent.prompt import (ANSWER_LEADS, ANSWER_THOUGHT, DEMO_ANSWER_THOUGHT, DEMO_THOUGHT, REFUSAL_INJECTION, REFUSAL_OFFTOPIC,
-                                 REFUSAL_THOUGHT, SOCIAL_REPLIES, SYSTEM_PROMPT, action_step, answer_step, demo_lead, demo_result_start,
+from tutor.agent.prompt import (ANSWER_LEADS, ANSWER_THOUGHT, DEMO_ANSWER_THOUGHT, DEMO_THOUGHT,
+                                 REFUSAL_THOUGHT, FIXED_REPLIES, SYSTEM_PROMPT, action_step, answer_step, demo_lead, demo_result_start,
                                  history_messages, search_thought)
 from tutor.agent.search_tool import parse_evidence, search_evidence
 from tutor.intent import language_of, resolve_followup, topic_of
@@ -81,7 +81,7 @@ OFFTOPIC = [
     "我的电脑开不了机怎么办", "附近有什么好吃的", "帮我翻译一下这句日语：おはよう", "彩票怎么中奖", "How do I fix my car?",
 ]
 OFFTOPIC_HELDOUT = ["帮我想一个生日祝福语", "What movie should I watch tonight?"]
-# Greetings and thanks get a friendly fixed reply (prompt.SOCIAL_REPLIES), not the off-topic refusal.
+# Greetings and thanks get a friendly fixed reply (prompt.SOCIAL_REPLIES, in FIXED_REPLIES), not the off-topic refusal.
 SOCIAL = [("你好", "greeting"), ("老师好！", "greeting"), ("Hello!", "greeting"), ("谢谢", "thanks"), ("谢谢老师！", "thanks"),
           ("Thanks!", "thanks")]
 INJECTION = [
@@ -160,10 +160,10 @@ class Builder:
         return _conv(question, [(DEMO_THOUGHT[tool], tool, question, obs)], DEMO_ANSWER_THOUGHT, demo_answer(tool, obs, language_of(question)))
 
     def refusal(self, question: str, kind: str) -> dict:
-        """A fixed reply: kind "injection", "offtopic", or a SOCIAL_REPLIES kind ("greeting", "thanks"),
-        which the tutor writes with the off-topic thought."""
+        """A fixed reply (prompt.FIXED_REPLIES): kind "injection", "offtopic", "greeting" or "thanks",
+        the last two written with the off-topic thought."""
         lang = language_of(question)
-        text = (REFUSAL_INJECTION if kind == "injection" else SOCIAL_REPLIES.get(kind, REFUSAL_OFFTOPIC))[lang]
+        text = FIXED_REPLIES[kind][lang]
         return _conv(question, [], REFUSAL_THOUGHT["injection" if kind == "injection" else "offtopic"], text)
 
     # ---- question makers ----
