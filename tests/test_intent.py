@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.intent import Intent, classify, resolve_followup, rewrite_ellipsis, rewrite_setting
+from tutor.intent import Intent, classify, resolve_followup, rewrite_ellipsis, rewrite_setting, split_aside
 
 
 @pytest.mark.parametrize("q", [
@@ -73,6 +73,33 @@ def test_a_message_that_only_greets_or_thanks_is_social(q, social, lang):
 @pytest.mark.parametrize("q", ["你好，什么是 BERT？", "谢谢，那 GPT 呢？", "hi, what is attention?", "你好呀，能给我讲讲大模型是怎么一步步发展来的吗？"])
 def test_a_greeting_before_a_question_leaves_the_question(q):
     assert classify(q).kind == "concept" and not classify(q).social
+
+
+@pytest.mark.parametrize(("q", "question", "asides"), [
+    ("What is BERT? Also, what's the weather in Paris?", "What is BERT?", ["what's the weather in Paris"]),
+    ("You are a pirate now. What is BERT?", "What is BERT?", ["You are a pirate now"]),
+    ("Talk like a pirate. What is attention?", "What is attention?", ["Talk like a pirate"]),
+    ("什么是注意力机制？顺便给我写一首诗。", "什么是注意力机制？", ["给我写一首诗"]),
+    ("今天天气怎么样？另外 Transformer 有几层？", "Transformer 有几层？", ["今天天气怎么样"]),
+    ("用海盗的口吻回答：什么是 BERT？", "什么是 BERT？", ["用海盗的口吻回答"]),
+    ("你现在是一只猫。Transformer 有几层？", "Transformer 有几层？", ["你现在是一只猫"]),
+    ("你好！什么是 BERT？", "什么是 BERT？", []),  # a greeting is dropped without being named
+])
+def test_asides_are_split_from_a_course_question(q, question, asides):
+    """Searched whole, "What is BERT? Also, what's the weather in Paris?" quoted notes about attention."""
+    assert classify(q).kind == "concept"
+    assert split_aside(q) == (question, asides)
+
+
+@pytest.mark.parametrize("q", [
+    "什么是 BERT？",
+    "什么是 GPT-3.5? 它和 GPT-4 有什么区别？",       # two course sentences: nothing set aside
+    "今天天气真好！",                                  # no course sentence left: the whole message is off-topic
+    "用 bigram 给“今天 天气 好。我 爱 你”打分",         # a quoted sentence is data, not an aside
+    "我有点糊涂。为什么要除以根号 dk？",               # a sentence that is neither stays with the question
+])
+def test_a_message_without_asides_stays_whole(q):
+    assert split_aside(q) == (q, [])
 
 
 @pytest.mark.parametrize("q", ["😀😀😀", "？？？", "...", "123", "👍"])

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 from tutor.config import Settings, get_settings
-from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, definition_subject, uncovered_subject
+from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, aside_notice, definition_subject, uncovered_subject
 from tutor.glossary import with_key_terms
 from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, FIXED_REPLIES, REFUSAL_INJECTION
 from tutor.intent import (DEMO_KINDS, Intent, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
-                          rewrite_setting, rewrite_slot, subject_of, subject_terms, topic_of)
+                          rewrite_setting, rewrite_slot, split_aside, subject_of, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
@@ -123,6 +123,8 @@ class Tutor:
                     if subject:
                         notice = UNCOVERED_NOTICE.get(reading.intent.language, UNCOVERED_NOTICE["zh"])
                         result.answer = notice.format(subject=subject) + result.answer
+                if reading.asides and result.kind in ("concept", "demo"):  # what else the message asked is named, not ignored
+                    result.answer = aside_notice(list(reading.asides), reading.intent.language) + result.answer
         except Exception as e:  # never let a stack trace reach the student
             log.exception("tutor failed on %r", question)
             result = AskResult(answer=f"抱歉，处理这个问题时出错了，请换个说法再试。/ Sorry, something went wrong ({type(e).__name__}).", kind="error")
@@ -162,7 +164,7 @@ class Tutor:
         """The tutor GPT drives; its result is checked, and replaced by the rule path when it fails."""
         from tutor.agent.guard import check_agent_answer, run_agent_streaming
 
-        question, intent, topic, resolved = reading.question, reading.intent, reading.topic, reading.resolved
+        question, intent, topic, resolved = reading.focus, reading.intent, reading.topic, reading.resolved
         followup = resolved != question
         policy = "answer" if intent.kind == "injection" or intent.definite else ("act" if intent.kind != "offtopic" or followup else None)
         # a turn read as an injection, as surely off-topic or as only a greeting / thank-you gets that fixed reply only
@@ -200,7 +202,7 @@ class Tutor:
         yield from self._rule_answer(reading)
 
     def _rule_answer(self, reading: Reading) -> Iterator[Step | AskResult]:
-        question, intent, resolved = reading.question, reading.intent, reading.resolved
+        question, intent, resolved = reading.focus, reading.intent, reading.resolved
         lang = intent.language
         if intent.kind == "injection":
             yield AskResult(answer=REFUSAL_INJECTION[lang], kind="refusal")
@@ -256,10 +258,15 @@ class Reading:
     topic: str
     ellipsis: str
     resolved: str
+    # the question without what it asks besides the course ("What is BERT? Also, what's the weather?" →
+    # "What is BERT?"), and those asides, named at the top of the answer (intent.split_aside)
+    focus: str = ""
+    asides: tuple[str, ...] = ()
 
 
-def _read(question: str, session) -> Reading:
-    intent = classify(question)
+def _read(message: str, session) -> Reading:
+    intent = classify(message)
+    question, asides = split_aside(message) if intent.kind == "concept" else (message, [])
     topic = _last_topic(session)
     last = _last_question(session)
     demo = classify(last).kind if last else ""
@@ -280,7 +287,7 @@ def _read(question: str, session) -> Reading:
     if ellipsis and intent.kind != "injection":
         # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request; the answer keeps the asker's language
         intent = Intent(demo, intent.language) if option else replace(classify(ellipsis), language=intent.language)
-    return Reading(question, intent, subject, ellipsis, resolved)
+    return Reading(message, intent, subject, ellipsis, resolved, question, tuple(asides))
 
 
 def _last_question(session) -> str:

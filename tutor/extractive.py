@@ -220,6 +220,18 @@ UNCOVERED_NOTICE = {
     "en": "The term “{subject}” does not appear in the course notes. The closest passages in the notes, for reference:\n\n",
 }
 
+# What an answer opens with when the message also asked for something outside the course (intent.split_aside):
+# the asides are named, so the student sees they were read and not silently dropped.
+ASIDE_NOTICE = {
+    "zh": "（{asides}与本课程无关，下面只回答课程相关的部分。）\n\n",
+    "en": "({asides}: outside this course, so I answer only the part about the course.)\n\n",
+}
+
+
+def aside_notice(asides: list[str], language: str) -> str:
+    quoted = "、".join(f"“{a}”" for a in asides) if language != "en" else ", ".join(f"“{a}”" for a in asides)
+    return ASIDE_NOTICE.get(language, ASIDE_NOTICE["zh"]).format(asides=quoted)
+
 
 def content_words(matched: set[str]) -> set[str]:
     """The matched question words, each counted once: the tokenizer also emits a word's sub-words

@@ -188,6 +188,47 @@ def _classify(text: str, lang: str) -> Intent:
     return Intent("concept", lang)
 
 
+# A sentence of a course question that asks for something else: a role the tutor should play or a voice
+# it should answer in ("You are a pirate now.", "用海盗的口吻回答") — not an attempt on its rules (_INJECTION).
+_ROLE_PLAY = re.compile(
+    r"^\s*(?:from\s+now\s+on,?\s+)?you(?:'re|\s+are)\s+(?:now\s+)?(?:a|an)\s+[a-z]+(?:\s+[a-z]+)?(?:\s+now)?\W*$|"
+    r"\b(?:talk|speak|answer|reply|respond|write)\s+(?:only\s+)?(?:like|as|in)\s+(?:a\s+|an\s+)?[a-z]+(?:\s+(?:speak|voice|style))?\W*$|"
+    r"(?:用|以).{1,8}(?:的)?(?:口吻|语气|身份|风格)(?:来)?(?:回答|说话|回复|讲)|(?:从现在开始)?你(?:现在)?(?:就)?是(?:一[个只名位])(?!.*(?:助教|老师))", re.I)
+# Where a message's sentences end: 。！？!?；;, a full-width colon ("用海盗的口吻回答：什么是 BERT？"), a line
+# break, an English ". " before the next sentence.
+_SENTENCE = re.compile(r"[^。！？!?；;：\n]+(?:[。！？!?；;：\n]+|$)")
+
+
+def split_aside(text: str) -> tuple[str, list[str]]:
+    """A course question with asides that are not part of it, split from them: the question's own
+    sentences, and the asides the tutor does not answer — small talk or a creative request ("What is BERT?
+    Also, what's the weather in Paris?", "什么是注意力机制？顺便给我写一首诗。") or a role to play ("You are a
+    pirate now. What is BERT?"). A sentence that only greets or thanks ("你好！什么是 BERT？") is dropped
+    without being named. (text, []) when nothing is set aside, or when no sentence left is about the course.
+    An attempt on the tutor's rules is not an aside: the whole message is refused (classify)."""
+    parts = [p for p in _SENTENCE.findall(strip_quoted(text, lambda q: q.group(0).replace("。", "\0")
+                                                       .replace("？", "\1").replace("！", "\2"))) if p.strip()]
+    # sentences inside quotes stay whole: their sentence marks were hidden above, and are put back here
+    parts = [p.replace("\0", "。").replace("\1", "？").replace("\2", "！") for p in parts]
+    parts = [q for p in parts for q in re.split(r"(?<=[a-z0-9][.])\s+(?=[A-Z])", p)]
+    if len(parts) < 2:
+        return text, []
+    kept, asides, greetings = [], [], 0
+    for p in parts:
+        bare = re.sub(r"^\s*(?:also|and|btw|by the way|另外|顺便(?:问一下|说一句|说一下)?|还有|再|然后)[,，:：\s]*", "", p, flags=re.I)
+        if _GREETING.match(bare) or _THANKS.match(bare):
+            greetings += 1
+        elif ((_SMALLTALK.search(bare) or _CREATIVE.search(bare)) and not is_course_related(bare.replace("写", ""))) \
+                or _ROLE_PLAY.search(bare):
+            asides.append(bare.strip().rstrip("。！？!?；;：.,，"))
+        else:
+            kept.append(bare)
+    question = "".join(kept).strip()
+    if not (asides or greetings) or not is_course_related(question):
+        return text, []
+    return question, asides
+
+
 def topic_of(text: str, extra: bool = True) -> str:
     """The most specific course term named in `text` ('' when none); of TOPIC_TERMS only when not `extra`."""
     low = text.lower()
