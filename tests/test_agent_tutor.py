@@ -110,6 +110,30 @@ def test_a_follow_up_builds_on_the_previous_follow_up_as_understood(ingested_set
     assert [s.tool_input for s in r.steps if s.tool == "search_notes"][:1] == [third_query]
 
 
+def _quoted(answer: str) -> set[str]:
+    """The sentences an answer quoted (its lead, citations and paragraph breaks aside)."""
+    import re
+
+    body = re.sub(r"\[[^\]]*\.txt[^\]]*\]", "\n", answer.split("：", 1)[-1])
+    return {s.strip() for s in re.split(r"(?<=[。！？])|\n", body) if len(s.strip()) >= 8}
+
+
+@pytest.mark.parametrize("engine", ["agent", "extractive"])
+def test_asking_for_more_quotes_notes_not_quoted_yet(tutor, ingested_settings, engine):
+    """"能详细一点吗？" / "还有呢？" ask the previous question again for what was not shown yet; before, it was
+    searched as "BERT 能详细一点吗？" and could quote the first answer's passages again."""
+    t = tutor if engine == "agent" else Tutor(ingested_settings, engine="extractive")
+    answers = [t.ask("什么是 BERT？", session_id=f"more-{engine}")]
+    for q in ("能详细一点吗？", "还有呢？"):
+        r = t.ask(q, session_id=f"more-{engine}")
+        assert [s.tool_input for s in r.steps if s.tool] == ["什么是 BERT？"], r.steps
+        assert r.kind == "concept" and r.sources and (r.model_driven or engine == "extractive"), r.answer
+        assert "BERT" in r.answer
+        shown = set().union(*map(_quoted, (a.answer for a in answers)))
+        assert _quoted(r.answer) and not _quoted(r.answer) & shown, (q, _quoted(r.answer) & shown)
+        answers.append(r)
+
+
 def test_bad_input_is_a_readable_reply(tutor):
     assert tutor.ask("").kind == "error"
     r = tutor.ask("长" * 2500)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.intent import Intent, classify, resolve_followup, rewrite_ellipsis, rewrite_setting, split_aside
+from tutor.intent import Intent, asks_more, classify, resolve_followup, rewrite_ellipsis, rewrite_setting, split_aside
 
 
 @pytest.mark.parametrize("q", [
@@ -100,6 +100,18 @@ def test_asides_are_split_from_a_course_question(q, question, asides):
 ])
 def test_a_message_without_asides_stays_whole(q):
     assert split_aside(q) == (q, [])
+
+
+@pytest.mark.parametrize("q", ["能详细一点吗？", "还有呢？", "继续", "老师，能展开讲讲吗？", "说详细点", "还有别的吗", "Tell me more",
+                               "Can you elaborate?", "Could you explain it in more detail?", "What else?"])
+def test_a_request_for_more_is_read_as_one(q):
+    assert asks_more(q)
+
+
+@pytest.mark.parametrize("q", ["多头注意力呢？", "还有什么平滑方法？", "详细说说 BERT", "继续训练是什么意思", "What else does BERT do?",
+                               "具体是怎么算的？", "那 GPT-3 呢？"])
+def test_a_question_is_not_a_request_for_more(q):
+    assert not asks_more(q)
 
 
 @pytest.mark.parametrize("q", ["😀😀😀", "？？？", "...", "123", "👍"])

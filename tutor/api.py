@@ -22,7 +22,7 @@ from tutor.config import Settings, get_settings
 from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, aside_notice, definition_subject, uncovered_subject
 from tutor.glossary import with_key_terms
 from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, FIXED_REPLIES, REFUSAL_INJECTION
-from tutor.intent import (DEMO_KINDS, Intent, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
+from tutor.intent import (DEMO_KINDS, Intent, asks_more, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
                           rewrite_setting, rewrite_slot, split_aside, subject_of, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
 from tutor.schema import AskResult, Source, Step, StreamEvent
@@ -179,7 +179,7 @@ class Tutor:
         tool = None
         for attempt in range(2):
             run = None
-            for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language, tool, refusal):
+            for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language, tool, refusal, reading.seen):
                 if isinstance(item, StreamEvent) and item.type == "token":
                     continue  # the answer is released only after the grounding check below
                 if isinstance(item, (Step, StreamEvent)):
@@ -213,7 +213,7 @@ class Tutor:
         if intent.kind == "offtopic" and resolved == question:
             yield AskResult(answer=FIXED_REPLIES[intent.social or "offtopic"][lang], kind="refusal")
             return
-        yield from self._concept(resolved, lang)
+        yield from self._concept(resolved, lang, reading.seen)
 
     def _demo(self, kind: str, question: str, lang: str) -> Iterator[Step | AskResult]:
         from tutor.tools.gpt_attention import run_gpt_attention
@@ -226,11 +226,11 @@ class Tutor:
         yield step
         yield AskResult(answer=text, kind="demo" if artifact.get("ok") else "error")
 
-    def _concept(self, question: str, lang: str) -> Iterator[Step | AskResult]:
+    def _concept(self, question: str, lang: str, seen: str = "") -> Iterator[Step | AskResult]:
         from kb.text import tokenize
         from tutor.extractive import answer_results, extractive_answer
 
-        results = answer_results(self.retriever, question, self.settings.top_k)
+        results = answer_results(self.retriever, question, self.settings.top_k, seen)
         obs = "\n".join(f"{r.citation} {r.text[:200]}" for r in results[:3]) or "（没有找到 / nothing found）"
         yield Step(thought="先在课程笔记里检索相关内容。", tool="search_notes", tool_input=question, observation=obs)
         answer, cited = extractive_answer(question, results, lang, idf=self.retriever.idf(tokenize(question)))
@@ -262,6 +262,8 @@ class Reading:
     # "What is BERT?"), and those asides, named at the top of the answer (intent.split_aside)
     focus: str = ""
     asides: tuple[str, ...] = ()
+    # a request for more ("还有呢？") of the previous concept question: what its answers already quoted
+    seen: str = ""
 
 
 def _read(message: str, session) -> Reading:
@@ -272,6 +274,11 @@ def _read(message: str, session) -> Reading:
     demo = classify(last).kind if last else ""
     demo = demo if demo in DEMO_KINDS else ""
     ellipsis = "" if intent.definite else rewrite_ellipsis(question, last, topic)
+    seen = ""
+    if asks_more(question) and last and classify(last).kind == "concept":
+        # "还有呢？" asks the previous question again, for what its answers have not quoted yet
+        ellipsis = last
+        seen = "\n".join(t.answer for t in session.turns if (t.resolved_question or t.question) == last)
     if demo and ellipsis and classify(ellipsis).kind != demo:
         ellipsis = ""  # "加上因果掩码呢" put in place of an attention request's topic asks for neither demo
     option = ""
@@ -287,7 +294,7 @@ def _read(message: str, session) -> Reading:
     if ellipsis and intent.kind != "injection":
         # "换成 trigram 呢？" after an n-gram demo is an n-gram demo request; the answer keeps the asker's language
         intent = Intent(demo, intent.language) if option else replace(classify(ellipsis), language=intent.language)
-    return Reading(message, intent, subject, ellipsis, resolved, question, tuple(asides))
+    return Reading(message, intent, subject, ellipsis, resolved, question, tuple(asides), seen)
 
 
 def _last_question(session) -> str:

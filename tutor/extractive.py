@@ -155,12 +155,17 @@ def definition_first(question: str, results: list[SearchResult]) -> list[SearchR
     return [results[i]] + results[:i] + results[i + 1 :]
 
 
-def answer_results(retriever: Retriever, question: str, k: int) -> list[SearchResult]:
+def answer_results(retriever: Retriever, question: str, k: int, seen: str = "") -> list[SearchResult]:
     """The notes a question is answered from: the retriever's top `k`; for a 'what is X' question, the
     note that defines X (looked for among the top DEFINITION_DEPTH) first, then the top results. When
     none of them says what kind of thing X is ('X是一种…'), the question is also searched with X's name
     in the other language, and such a definition found there opens the answer: 'What is attention?'
-    ranks 001's '注意力机制（Attention Mechanism）是一种…' 34th, 'What is 注意力?' 2nd."""
+    ranks 001's '注意力机制（Attention Mechanism）是一种…' 34th, 'What is 注意力?' 2nd.
+    `seen`: what the student was already shown (earlier answers to the question, asked again as "还有呢？"):
+    a note holding a sentence quoted there is left out, so the next notes answer."""
+    if seen:
+        found = answer_results(retriever, question, k + 2 * ANSWER_WINDOW)
+        return [r for r in found if not quoted_in(r, seen)][:k]
     subject = definition_subject(question)
     if not subject:
         return reading_lists_last(question, retriever.search(question, k=k))
@@ -189,6 +194,13 @@ READING_QUESTION = re.compile(r"论文|文章|paper|阅读|reading|推荐|链接
 
 # An answer is built from the top ANSWER_WINDOW results (best_sentences, the agent's evidence blocks).
 ANSWER_WINDOW = 3
+# A sentence this long found in an earlier answer was quoted from its note (shorter ones recur: "对吧？").
+QUOTED_CHARS = 8
+
+
+def quoted_in(result: SearchResult, seen: str) -> bool:
+    """Whether an earlier answer (`seen`) quoted a sentence of this note (overlapping transcript windows share them)."""
+    return any(len(s) >= QUOTED_CHARS and s in seen for s in note_sentences(result.text))
 
 
 def reading_list(result: SearchResult) -> bool:

@@ -410,6 +410,23 @@ def rewrite_demo_option(question: str, previous_question: str, kind: str | None 
     return asked if changed else ""
 
 
+# "能详细一点吗？" / "还有呢？" / "tell me more": more of the previous answer's subject, not a new question
+_MORE = re.compile(
+    r"^\s*(?:老师|那|那么|嗯|ok|okay|好的?)?[，,\s]*(?:"
+    r"(?:能不能|可不可以|能|可以|请)?(?:你)?(?:再|更)?(?:说|讲|解释)?(?:得)?(?:详细|具体|深入|展开|多)(?:一点|一些|点|些)?(?:地|的)?"
+    r"(?:说说|讲讲|说一下|讲一下|解释一下|介绍一下|聊聊|说|讲|解释|介绍)?(?:一点|一些|点|些)?"
+    r"|还有(?:别的|其他的?|什么|更多的?)?(?:内容)?|(?:继续|接着)(?:说|讲)?(?:下去)?|然后呢|"
+    r"(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:tell\s+me\s+(?:some\s+)?more|say\s+more|explain\s+(?:it\s+)?(?:more|further|in\s+more\s+detail)|"
+    r"elaborate|go\s+on|continue|keep\s+going|(?:some\s+)?more(?:\s+details?)?|anything\s+else|what\s+else)(?:\s+please)?(?:\s+(?:on|about)\s+(?:that|this|it))?"
+    r")\s*(?:吗|嘛|呢|吧|啊|呀|please)?[\s?？!！。.~～]*$", re.I)
+
+
+def asks_more(text: str) -> bool:
+    """Whether a message only asks for more of what was just answered ("能详细一点吗？", "还有呢？", "继续",
+    "Tell me more", "Can you elaborate?"): the previous question again, answered from passages not quoted yet."""
+    return bool(_MORE.match(text))
+
+
 # "和全量微调比有什么好处？" / "跟 BERT 相比呢？" / "Compared with BERT?": a comparison that leaves out its first
 # side, the conversation's topic.
 _COMPARED_TO = re.compile(r"^\s*(?:那|那么)?\s*(?:和|跟|与|比起|相比|相较于?)\s*\S|^\s*(?:(?:and\s+)?(?:compared\s+(?:to|with)|versus|vs\.?|in\s+comparison\s+(?:to|with)))\s", re.I)

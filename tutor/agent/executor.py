@@ -25,7 +25,7 @@ from models.tokenizer import ANSWER
 from tutor.agent.chat_model import TutorGPTChat, copy_context, turn_policy, turn_tool
 from tutor.agent.parser import MALFORMED_OBSERVATION, TutorStepParser, split_step
 from tutor.agent.prompt import SYSTEM_PROMPT, TOOL_NAMES, answer_copy_texts, history_messages
-from tutor.agent.search_tool import search_evidence
+from tutor.agent.search_tool import search_evidence, seen_text
 from tutor.intent import language_of, topic_of
 
 _artifacts: contextvars.ContextVar[list | None] = contextvars.ContextVar("tutor_tool_artifacts", default=None)
@@ -151,13 +151,15 @@ class TutorAgent:
         language: str | None = None,
         tool: str | None = None,
         refusal: str | None = None,
+        seen: str = "",
     ) -> AgentRun:
         """One bounded ReAct turn. `policy` ("act" | "answer" | None) constrains the first step and
         `topics` (the conversation's subject) open the tool input — see chat_model. `language` ("zh" |
         "en") of the answer's lead and refusals; by default the question's. `tool`: the one tool the
         first step may call (a retry after the model called one the request cannot use). `refusal`
         ("injection" | "offtopic" | "greeting" | "thanks"): the only fixed reply the turn may give, copied
-        whole, with its thought (prompt.answer_copy_texts, prompt.thought_texts)."""
+        whole, with its thought (prompt.answer_copy_texts, prompt.thought_texts). `seen`: what earlier answers
+        to this question quoted ("还有呢？" asks it again): the search leaves those notes out."""
         if tool is not None and tool not in TOOL_NAMES:
             raise ValueError(f"unknown tool '{tool}'; expected one of {', '.join(TOOL_NAMES)}")
         t0 = time.perf_counter()
@@ -165,6 +167,7 @@ class TutorAgent:
         token = _artifacts.set(sink)
         policy_token = turn_policy.set("act" if tool else policy)
         tool_token = turn_tool.set(tool)
+        seen_token = seen_text.set(seen)
         language = language or language_of(question)
         copy_token = copy_context.set({"topics": [f"{t} " for t in (topics or [])], **answer_copy_texts(language, refusal), "refusal": refusal,
                                        "thought_topics": [t for t in dict.fromkeys([*(topics or []), topic_of(question, extra=False)]) if t],
@@ -178,6 +181,7 @@ class TutorAgent:
             _artifacts.reset(token)
             turn_policy.reset(policy_token)
             turn_tool.reset(tool_token)
+            seen_text.reset(seen_token)
             copy_context.reset(copy_token)
         steps, malformed, art_i = [], 0, 0
         for action, observation in out.get("intermediate_steps", []):

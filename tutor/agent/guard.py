@@ -30,7 +30,7 @@ _DONE = object()
 MIN_CONTENT_CHARS = 12
 
 
-def run_agent_streaming(agent, question, history, policy, topics, language=None, tool=None, refusal=None) -> Iterator[Step | StreamEvent | object]:
+def run_agent_streaming(agent, question, history, policy, topics, language=None, tool=None, refusal=None, seen="") -> Iterator[Step | StreamEvent | object]:
     q: queue.Queue = queue.Queue()
     out: dict = {}
 
@@ -40,7 +40,7 @@ def run_agent_streaming(agent, question, history, policy, topics, language=None,
     def work() -> None:
         try:
             out["run"] = agent.run(question, history=history, on_event=on_event, policy=policy, topics=topics, language=language, tool=tool,
-                                   refusal=refusal)
+                                   refusal=refusal, seen=seen)
         except Exception as e:  # reported as a failed run; the tutor falls back
             out["error"] = e
         finally:

@@ -4,6 +4,7 @@ small context; the full results travel as the tool's artifact."""
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,11 @@ def following_sentences(query: str, sents: list[str]) -> int:
         return 2
     subject = definition_subject(query)
     return 2 if subject and any(defines(s, subject) for s in sents) else 1
+
+
+# What this turn's student was already shown of the question searched (set by the agent for "还有呢？"):
+# notes quoted there are left out of the search (extractive.answer_results).
+seen_text: contextvars.ContextVar[str] = contextvars.ContextVar("tutor_seen_text", default="")
 
 
 class SearchInput(BaseModel):
@@ -113,7 +119,7 @@ def search_evidence(retriever: Retriever, query: str, k: int = 5) -> tuple[str, 
     query = (query or "").strip()
     if not query:
         return "检索内容为空 / empty query: 请给出要检索的关键词。", {"ok": False, "results": []}
-    results = answer_results(retriever, query[:500], k)
+    results = answer_results(retriever, query[:500], k, seen_text.get())
     blocks, answer_blocks = evidence_blocks(query, results, retriever.idf(tokenize(query)))
     return render_evidence(blocks), {"ok": True, "results": [r.to_dict() for r in results], "answer_blocks": answer_blocks}
 
