@@ -134,6 +134,23 @@ def test_asking_for_more_quotes_notes_not_quoted_yet(tutor, ingested_settings, e
         answers.append(r)
 
 
+@pytest.mark.parametrize(("q", "lead", "line"), [
+    ("用 Python 写一个 softmax", "代码如下：", "def softmax_rows(x: np.ndarray) -> np.ndarray:"),
+    ("Show me the code for scaled dot-product attention", "Code:", "        weights = softmax_rows(masked)"),
+])
+def test_a_request_for_code_gets_the_tutors_own_code_whole(tutor, ingested_settings, q, lead, line):
+    """Before, "用 Python 写一个 softmax" quoted lecture notes that mention softmax."""
+    from tutor.tools.code import run_code
+
+    listing, _ = run_code(q)
+    r = tutor.ask(q)
+    assert [s.tool for s in r.steps if s.tool] == ["code"] and r.kind == "demo" and r.model_driven, r.answer
+    assert r.answer == f"{lead}\n{listing}", r.answer  # every line, none cut by the token budget
+    assert line in r.answer.splitlines()
+    r = Tutor(ingested_settings, engine="extractive").ask(q)
+    assert r.answer == listing and not r.model_driven
+
+
 def test_bad_input_is_a_readable_reply(tutor):
     assert tutor.ask("").kind == "error"
     r = tutor.ask("长" * 2500)

@@ -209,3 +209,11 @@ def test_python_dash_m_subprocess():
     )
     assert bad.returncode == 2 and bad.stderr.startswith("错误 / error: ") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_code_prints_the_tutors_own_implementation():
+    r = run("code", "softmax")
+    assert r.exit_code == 0 and "def softmax_rows(" in r.stdout and "tutor/tools/attention.py › softmax_rows" in r.stdout
+    out = run_json("code", "causal mask")
+    assert out["topic"] == "causal_mask" and "np.tril" in out["code"]
+    assert_error(run("code", "langchain"), "softmax")

@@ -176,7 +176,9 @@ class Tutor:
         asked = reading.ellipsis or question
         # a follow-up ("它有什么缺点？") is judged as the question it resolves to
         judged = classify(resolved) if intent.kind == "offtopic" and followup else intent
-        tool = None
+        # a request to see code gets the code tool from the start: the shipped model was not trained to choose
+        # it (prompt.CHOSEN_TOOLS), so it is named as a retry names a tool
+        tool = "code" if intent.kind == "code" else None
         for attempt in range(2):
             run = None
             for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language, tool, refusal, reading.seen):
@@ -216,11 +218,13 @@ class Tutor:
         yield from self._concept(resolved, lang, reading.seen)
 
     def _demo(self, kind: str, question: str, lang: str) -> Iterator[Step | AskResult]:
+        from tutor.tools.code import run_code
         from tutor.tools.gpt_attention import run_gpt_attention
         from tutor.tools.langchain_tools import run_attention, run_mask, run_ngram
 
         generator = self.agent.generator if self.agent else None  # without the tutor GPT, gpt_attention says so
-        run = {"attention": run_attention, "ngram": run_ngram, "mask": run_mask, "gpt_attention": lambda q: run_gpt_attention(generator, q)}[kind]
+        run = {"attention": run_attention, "ngram": run_ngram, "mask": run_mask, "gpt_attention": lambda q: run_gpt_attention(generator, q),
+               "code": run_code}[kind]
         text, artifact = run(question)
         step = Step(thought=DEMO_THOUGHT[kind], tool=kind, tool_input=question, observation=text, artifact=artifact)
         yield step

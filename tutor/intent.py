@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from tutor.tools.code import code_topic
 from tutor.tools.parsing import strip_quoted, trailing_data
 
 COURSE_TERMS = [
@@ -86,7 +87,7 @@ _CHOICE = re.compile(r"两者|二者|前者|后者|(?:选|用)哪(?:个|一个|�
 
 @dataclass
 class Intent:
-    kind: str  # "attention" | "ngram" | "mask" | "gpt_attention" | "concept" | "offtopic" | "injection"
+    kind: str  # "attention" | "ngram" | "mask" | "gpt_attention" | "code" | "concept" | "offtopic" | "injection"
     language: str  # "zh" | "en"
     definite: bool = False  # offtopic for sure (a poem, the weather), not a terse follow-up
     social: str = ""  # a whole message that only greets ("greeting") or thanks ("thanks"): a friendly fixed reply
@@ -123,7 +124,8 @@ def is_course_related(text: str) -> bool:
     return bool(_COURSE_RE.search(low) or _QKV_SPELLED.search(low))
 
 
-DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention")
+# the tool requests: the live demos, and "code" (the tutor's own implementation of a topic: tutor.tools.code)
+DEMO_KINDS = ("attention", "ngram", "mask", "gpt_attention", "code")
 # What a request to see attention asks for: its weights, scores, map or how it is spread over the words.
 _SHOW_ATTENTION = r"图|map|热力|权重|分数|分布|矩阵|可视化|画|看看|看一下|weights?\b|scores?\b|matrix|visuali[sz]|look like"
 # Words naming the tutor GPT as the one attending (a gpt_attention request).
@@ -153,6 +155,10 @@ def _classify(text: str, lang: str) -> Intent:
         return Intent("attention", lang)
     # the data a demo works on: quoted, or after the request's colon ("给这句话打分：我 爱 你")
     quoted = re.search(r"[“\"「『'].+[”\"」』']", text) or trailing_data(text)
+    # "用 Python 写一个 softmax", "show me the code for a causal mask": the tutor's own code, not a demo run
+    # (a request with data to run on, "用 numpy 算一下注意力 Q=[[1,0]]…", is the demo)
+    if not has_matrix and not quoted and code_topic(bare):
+        return Intent("code", lang)
     # attention over a quoted sentence: "给“我 爱 你”算一下自注意力，用 2 个头"
     if re.search(r"[“\"「『'][^”\"」』']{3,}[”\"」』']", text) and re.search(r"注意力|attention", bare) \
             and re.search(rf"算|计算|compute|calculate|演示|demo|show|[0-9一二两三四]\s*个?头|heads?\b|{_SHOW_ATTENTION}", bare) \

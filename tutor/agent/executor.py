@@ -49,6 +49,7 @@ def _tool(name: str, description: str, fn: Callable[[str], tuple[str, dict]]) ->
 
 
 def build_tools(retriever, generator) -> list[StructuredTool]:
+    from tutor.tools.code import run_code
     from tutor.tools.gpt_attention import run_gpt_attention
     from tutor.tools.langchain_tools import run_attention, run_mask, run_ngram
 
@@ -58,6 +59,7 @@ def build_tools(retriever, generator) -> list[StructuredTool]:
         _tool("ngram", "n-gram 语言模型打分 / score a sentence with an n-gram LM", lambda q: run_ngram(q)),
         _tool("mask", "因果/填充掩码与 BERT 掩码演示 / causal, padding and BERT MLM masking", lambda q: run_mask(q)),
         _tool("gpt_attention", "助教模型自己的注意力图 / the tutor GPT's own attention map", lambda q: run_gpt_attention(generator, q)),
+        _tool("code", "助教自己的实现代码 / the tutor's own code for a topic (softmax, attention, masks, n-gram…)", run_code),
     ]
 
 

@@ -24,6 +24,7 @@ from tutor.agent.prompt import ANSWER_LEADS, FIXED_REPLIES, REFUSAL_INJECTION, R
 from tutor.agent.search_tool import parse_evidence
 from kb.text import tokenize
 from tutor.extractive import content_words, join_cited
+from tutor.intent import DEMO_KINDS
 from tutor.schema import CITATION, Source, Step, StreamEvent
 
 _DONE = object()
@@ -143,7 +144,7 @@ def check_agent_answer(run, intent, question: str = "") -> Verdict:
         return Verdict(False, "refused a course question")
     if not run.steps:
         return Verdict(False, "answered without consulting a tool")
-    demo = intent.kind in ("attention", "ngram", "mask", "gpt_attention")
+    demo = intent.kind in DEMO_KINDS
     if demo and intent.kind not in tools:
         return Verdict(False, f"the request needs the {intent.kind} tool, the model called {tools}", retry_tool=intent.kind)
     if not demo and "search_notes" not in tools:

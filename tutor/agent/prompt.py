@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from models.tokenizer import ACTION, ACTION_INPUT, ANSWER, THOUGHT
 
-TOOL_NAMES = ("search_notes", "attention", "ngram", "mask", "gpt_attention")
+TOOL_NAMES = ("search_notes", "attention", "ngram", "mask", "gpt_attention", "code")
+# The tools the shipped agent checkpoint was fine-tuned to choose by itself. `code` (tutor.tools.code) came
+# later: the intent reading names it for a request to see code (tutor.api), as a retry names a tool,
+# until a fine-tune on the generator's code examples (sft_data) teaches the model to choose it.
+CHOSEN_TOOLS = ("search_notes", "attention", "ngram", "mask", "gpt_attention")
 
 SYSTEM_PROMPT = (
     "你是大模型基础课程的助教。需要时调用工具：search_notes 检索课程笔记，attention 计算注意力，"
@@ -48,11 +52,13 @@ ANSWER_LEADS = {
     "ngram": "打分结果：\n",
     "mask": "掩码结果：\n",
     "gpt_attention": "助教模型的注意力：\n",
+    "code": "代码如下：\n",
     # a demo's lead in an English turn (its result is bilingual already)
     "attention_en": "Result:\n",
     "ngram_en": "Scores:\n",
     "mask_en": "Mask:\n",
     "gpt_attention_en": "The tutor GPT's attention:\n",
+    "code_en": "Code:\n",
 }
 
 
@@ -71,8 +77,9 @@ def demo_result_start(tool: str | None, n_lines: int) -> int:
     the header, which only restates the demo's settings ("多头注意力 (h=2) | Q 4×8 … | d_k=4"); the first
     for gpt_attention, whose result is one line, for a one-line result (an error message) and for a
     two-line one, a header and a note: a causal mask too large to print is its header ("n=50: 第 i 个位置
-    只能看到 0…i") and "（矩阵较大…）", and its answer was the note alone."""
-    return 0 if tool == "gpt_attention" or n_lines < 3 else 1
+    只能看到 0…i") and "（矩阵较大…）", and its answer was the note alone; the first for a code listing,
+    whose header says what the code is."""
+    return 0 if tool in ("gpt_attention", "code") or n_lines < 3 else 1
 
 
 def answer_copy_texts(language: str | None = None, refusal: str | None = None) -> dict[str, list[str]]:
@@ -96,7 +103,8 @@ SEARCH_THOUGHT = {"zh": "学生问的是{topic}，先检索课程笔记。", "en
 NO_TOPIC = {"zh": "这个问题", "en": "this question"}
 ANSWER_THOUGHT = {"zh": "根据检索到的笔记回答，并注明出处。", "en": "Answer from the retrieved notes with citations."}
 DEMO_THOUGHT = {"attention": "这是注意力计算请求，调用 attention 工具。", "ngram": "这是 n-gram 打分请求，调用 ngram 工具。",
-                "mask": "这是掩码演示请求，调用 mask 工具。", "gpt_attention": "要看助教模型自己的注意力，调用 gpt_attention 工具。"}
+                "mask": "这是掩码演示请求，调用 mask 工具。", "gpt_attention": "要看助教模型自己的注意力，调用 gpt_attention 工具。",
+                "code": "学生要看代码，调用 code 工具给出助教自己的实现。"}
 DEMO_ANSWER_THOUGHT = "把工具算出的结果告诉学生。"
 REFUSAL_THOUGHT = {"injection": "这是要我忽略设定的指令，不执行。", "offtopic": "这个问题与课程无关，礼貌说明范围。"}
 
@@ -117,7 +125,7 @@ def thought_texts(topics: list[str], language: str, first_step: bool, policy: st
     searches = list(dict.fromkeys(search_thought(t, language) for t in (topics or [""])))
     if first_step and tool:
         return searches if tool == "search_notes" else [DEMO_THOUGHT[tool]]
-    acts = [*searches, *DEMO_THOUGHT.values()]
+    acts = [*searches, *(DEMO_THOUGHT[t] for t in CHOSEN_TOOLS if t in DEMO_THOUGHT)]
     if first_step:
         # a greeting or a thank-you is answered with the off-topic thought (no course question to act on)
         refuse = [REFUSAL_THOUGHT.get(refusal, REFUSAL_THOUGHT["offtopic"])] if refusal else list(REFUSAL_THOUGHT.values())

@@ -135,12 +135,14 @@ def demo_answer(tool: str, observation: str, language: str = "zh") -> str:
 
 class Builder:
     def __init__(self, retriever, generator, seed: int = 0):
+        from tutor.tools.code import run_code
         from tutor.tools.gpt_attention import run_gpt_attention
         from tutor.tools.langchain_tools import run_attention, run_mask, run_ngram
 
         self.retriever = retriever
         self.rng = random.Random(seed)
-        self.run = {"attention": run_attention, "ngram": run_ngram, "mask": run_mask, "gpt_attention": lambda q: run_gpt_attention(generator, q)}
+        self.run = {"attention": run_attention, "ngram": run_ngram, "mask": run_mask, "gpt_attention": lambda q: run_gpt_attention(generator, q),
+                    "code": run_code}
 
     def concept(self, question: str, search_query: str | None = None, history=None) -> dict | None:
         q = search_query or question
@@ -259,6 +261,22 @@ class Builder:
         return r.choice(["看看你自己的注意力：“{s}” 第 {l} 层第 {h} 个头", "展示助教模型对“{s}”的注意力图，第 {l} 层", "Show your own attention map for “{s}”, layer {l} head {h}"]).format(
             s=s, l=r.randint(1, 4), h=r.randint(1, 4))
 
+    def code_question(self) -> str:
+        """A request to see the tutor's own code for a topic (tutor.tools.code), in Chinese or English."""
+        r = self.rng
+        zh = r.random() < 0.7
+        names = CODE_NAMES_ZH if zh else CODE_NAMES_EN
+        templates = (["用 Python 写一个{x}", "给我看看{x}的代码", "{x}的代码怎么写？", "手写一个{x}", "{x}用 numpy 怎么实现？", "贴一下{x}的实现代码"]
+                     if zh else ["Show me the code for {x}", "How do I implement {x}?", "Write {x} in Python", "Can I see the code of {x}?"])
+        return r.choice(templates).format(x=r.choice(names))
+
+
+# What a student calls the topics the tutor has code for (tutor.tools.code.SNIPPETS).
+CODE_NAMES_ZH = ["softmax", "自注意力", "缩放点积注意力", "注意力", "因果掩码", "填充掩码", "BERT 的 80/10/10 遮词", "MLM 遮词", "bigram 概率",
+                 "n-gram 模型", "位置编码", "RoPE", "前馈网络", "Transformer block", "GPT 的一层"]
+CODE_NAMES_EN = ["softmax", "self-attention", "scaled dot-product attention", "a causal mask", "a padding mask", "BERT's MLM masking",
+                 "a bigram model", "positional encoding", "RoPE", "the feed-forward layer", "a Transformer block"]
+
 
 def heading_questions(retriever) -> list[str]:
     retriever.refresh()
@@ -330,6 +348,9 @@ def build(retriever, generator, seed: int = 0) -> tuple[list[dict], list[dict]]:
             q2 = rng.choice(followups)
             resolved = resolve_followup(q2, topic_of(q1, extra=False))
             add(split, b.concept(q2, search_query=resolved, history=[(q1, a1)]))
+    for split, n in ((train, 120), (held, 8)):
+        for _ in range(n):
+            add(split, b.demo("code", b.code_question()))
     for q in OFFTOPIC:
         for _ in range(3):
             train.append(b.refusal(q, "offtopic"))

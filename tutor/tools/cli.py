@@ -6,6 +6,7 @@
     tutor demo mask --kind causal --size 5
     tutor demo mask --kind mlm --text "注意力机制是 Transformer 的核心" --seed 1
     tutor demo mask --kind mlm --stats
+    tutor demo code softmax
 
 Bad input prints one line `错误 / error: …` to stderr and exits with code 2. In JSON, ±inf are the
 strings "-inf"/"inf".
@@ -191,6 +192,27 @@ def mask_cmd(
         _fail(exc.message)
         return
     _emit(result, as_json)
+
+
+@demo_app.command("code")
+def code_cmd(
+    topic: str = typer.Argument(..., help="主题，如 softmax、attention、causal、mlm、bigram / the topic, e.g. softmax, attention, causal, mlm, bigram"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON / print JSON"),
+) -> None:
+    """助教自己的实现代码 / the tutor's own code for a topic (the source its demos and GPT run)."""
+    from tutor.tools.code import code_listing, find_snippet
+
+    try:
+        snippet = find_snippet(topic)
+    except DemoInputError as exc:
+        _fail(exc.message)
+        return
+    listing = code_listing(snippet)
+    if as_json:
+        sys.stdout.write(json.dumps({"topic": snippet.key, "functions": [f"{p} › {n}" for p, n in snippet.functions], "code": listing},
+                                    ensure_ascii=False, indent=2) + "\n")
+    else:
+        typer.echo(listing)
 
 
 if __name__ == "__main__":
