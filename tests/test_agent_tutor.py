@@ -151,6 +151,23 @@ def test_a_request_for_code_gets_the_tutors_own_code_whole(tutor, ingested_setti
     assert r.answer == listing and not r.model_driven
 
 
+def test_another_topic_after_a_request_for_code_is_that_topics_code(tutor):
+    tutor.ask("写一个位置编码的代码", session_id="code-followup")
+    r = tutor.ask("那 softmax 呢？", session_id="code-followup")
+    assert [(s.tool, s.tool_input) for s in r.steps if s.tool] == [("code", "给我看看softmax的代码")], r.steps
+    assert "def softmax_rows(" in r.answer
+
+
+def test_a_misspelled_course_term_is_read_as_the_term_and_the_answer_says_so(tutor):
+    """"什么是 tranformer？" was refused as off-topic; "atention 是什么意思" was told the notes never use "atention"."""
+    r = tutor.ask("什么是 tranformer？")
+    assert r.kind == "concept" and r.model_driven and r.sources, r.answer
+    assert [s.tool_input for s in r.steps if s.tool] == ["什么是 Transformer？"]
+    assert r.answer.startswith("（按“Transformer”理解“tranformer”。）\n\n根据课程笔记：") and "Transformer" in r.answer.split("\n\n", 1)[1]
+    r = tutor.ask("atention 是什么意思")
+    assert "没有出现" not in r.answer and "注意力" in r.answer, r.answer
+
+
 def test_bad_input_is_a_readable_reply(tutor):
     assert tutor.ask("").kind == "error"
     r = tutor.ask("长" * 2500)

@@ -23,10 +23,11 @@ from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, aside_notice, 
 from tutor.glossary import with_key_terms
 from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, FIXED_REPLIES, REFUSAL_INJECTION
 from tutor.intent import (DEMO_KINDS, Intent, asks_more, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
-                          rewrite_setting, rewrite_slot, split_aside, subject_of, subject_terms, topic_of)
+                          rewrite_code_request, rewrite_setting, rewrite_slot, split_aside, subject_of, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
+from tutor.spelling import correct_terms, correction_notice
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,9 @@ class Tutor:
                 question = question.strip()
                 steps = []
                 result = None
-                reading = _read(question, session)
+                # "什么是 tranformer？" is read as "什么是 Transformer？" (tutor.spelling), and the answer says so
+                corrected, fixes = correct_terms(question, self.retriever.mentions)
+                reading = _read(corrected, session)
                 for item in self._answer(reading, session):
                     if isinstance(item, Step):
                         steps.append(item)
@@ -125,6 +128,8 @@ class Tutor:
                         result.answer = notice.format(subject=subject) + result.answer
                 if reading.asides and result.kind in ("concept", "demo"):  # what else the message asked is named, not ignored
                     result.answer = aside_notice(list(reading.asides), reading.intent.language) + result.answer
+                if fixes and result.kind in ("concept", "demo"):
+                    result.answer = correction_notice(fixes, reading.intent.language) + result.answer
         except Exception as e:  # never let a stack trace reach the student
             log.exception("tutor failed on %r", question)
             result = AskResult(answer=f"抱歉，处理这个问题时出错了，请换个说法再试。/ Sorry, something went wrong ({type(e).__name__}).", kind="error")
@@ -287,7 +292,9 @@ def _read(message: str, session) -> Reading:
         ellipsis = ""  # "加上因果掩码呢" put in place of an attention request's topic asks for neither demo
     option = ""
     if not ellipsis and not intent.definite and last:
-        if demo:  # "长度 6 呢？" after a length-4 mask demo; "那用加一平滑呢？" after a bigram request
+        if demo == "code":  # "那 softmax 呢？" after a request for the causal mask's code
+            ellipsis = rewrite_code_request(question, last)
+        elif demo:  # "长度 6 呢？" after a length-4 mask demo; "那用加一平滑呢？" after a bigram request
             ellipsis = rewrite_setting(question, last) or (option := rewrite_demo_option(question, last, demo))
         else:  # "第二个任务具体是什么？" after an answer listing BERT's two pre-training tasks
             ellipsis = rewrite_ordinal(question, session.history(1)[-1].answer, topic) or rewrite_slot(question, last)

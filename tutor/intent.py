@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from tutor.tools.code import code_topic
+from tutor.tools.code import SNIPPETS, code_topic
 from tutor.tools.parsing import strip_quoted, trailing_data
 
 COURSE_TERMS = [
@@ -431,6 +431,20 @@ def asks_more(text: str) -> bool:
     """Whether a message only asks for more of what was just answered ("能详细一点吗？", "还有呢？", "继续",
     "Tell me more", "Can you elaborate?"): the previous question again, answered from passages not quoted yet."""
     return bool(_MORE.match(text))
+
+
+def rewrite_code_request(question: str, previous_question: str) -> str:
+    """'那 softmax 呢？' after '给我看看因果掩码的代码' becomes '给我看看softmax的代码': the code of another topic
+    (one tutor.tools.code has). '' when the question is not such an ellipsis or names no other such topic."""
+    m = _ELLIPSIS_ZH.match(question) or _ELLIPSIS_EN.match(question)
+    before = code_topic(previous_question)
+    if not m or before is None:
+        return ""
+    new = (m.group("x") or m.group("y") or "").strip()
+    snippet = next((s for s in SNIPPETS if re.search(s.pattern, new.lower())), None)
+    if snippet is None or snippet.key == before.key:
+        return ""
+    return f"Show me the code for {new}" if language_of(question) == "en" else f"给我看看{new}的代码"
 
 
 # "和全量微调比有什么好处？" / "跟 BERT 相比呢？" / "Compared with BERT?": a comparison that leaves out its first

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from models.tokenizer import ANSWER
 from tutor.agent.chat_model import TutorGPTChat, copy_context, turn_policy, turn_tool
 from tutor.agent.parser import MALFORMED_OBSERVATION, TutorStepParser, split_step
-from tutor.agent.prompt import SYSTEM_PROMPT, TOOL_NAMES, answer_copy_texts, history_messages
+from tutor.agent.prompt import CHOSEN_TOOLS, SYSTEM_PROMPT, TOOL_NAMES, answer_copy_texts, history_messages
 from tutor.agent.search_tool import search_evidence, seen_text
 from tutor.intent import language_of, topic_of
 
@@ -120,7 +120,8 @@ class TutorAgent:
     def __init__(self, generator, retriever, *, max_iterations: int = 4, max_seconds: float = 20.0, max_new_tokens: int = 400,
                  min_answer_blocks: int = 0):
         self.generator = generator
-        self.llm = TutorGPTChat(generator, tool_names=list(TOOL_NAMES), max_new_tokens=max_new_tokens,
+        # the model chooses among the tools it was fine-tuned on; another (code) is only ever forced (turn_tool)
+        self.llm = TutorGPTChat(generator, tool_names=list(CHOSEN_TOOLS), max_new_tokens=max_new_tokens,
                                 min_answer_blocks=min_answer_blocks)
         self.tools = build_tools(retriever, generator)
         prompt = ChatPromptTemplate.from_messages(
