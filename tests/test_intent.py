@@ -97,6 +97,7 @@ def test_asides_are_split_from_a_course_question(q, question, asides):
     "今天天气真好！",                                  # no course sentence left: the whole message is off-topic
     "用 bigram 给“今天 天气 好。我 爱 你”打分",         # a quoted sentence is data, not an aside
     "我有点糊涂。为什么要除以根号 dk？",               # a sentence that is neither stays with the question
+    "Answer in English. What is BERT?",                # the language to answer in is no role to play
 ])
 def test_a_message_without_asides_stays_whole(q):
     assert split_aside(q) == (q, [])

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from tutor.tools.code import SNIPPETS, code_topic
+from tutor.tools.code import code_topic, named_snippet
 from tutor.tools.parsing import strip_quoted, trailing_data
 
 COURSE_TERMS = [
@@ -198,7 +198,7 @@ def _classify(text: str, lang: str) -> Intent:
 # it should answer in ("You are a pirate now.", "用海盗的口吻回答") — not an attempt on its rules (_INJECTION).
 _ROLE_PLAY = re.compile(
     r"^\s*(?:from\s+now\s+on,?\s+)?you(?:'re|\s+are)\s+(?:now\s+)?(?:a|an)\s+[a-z]+(?:\s+[a-z]+)?(?:\s+now)?\W*$|"
-    r"\b(?:talk|speak|answer|reply|respond|write)\s+(?:only\s+)?(?:like|as|in)\s+(?:a\s+|an\s+)?[a-z]+(?:\s+(?:speak|voice|style))?\W*$|"
+    r"\b(?:talk|speak|answer|reply|respond|write)\s+(?:only\s+)?(?:like|as|in)\s+(?:a\s+|an\s+)?(?!english\b|chinese\b|mandarin\b)[a-z]+(?:\s+(?:speak|voice|style))?\W*$|"
     r"(?:用|以).{1,8}(?:的)?(?:口吻|语气|身份|风格)(?:来)?(?:回答|说话|回复|讲)|(?:从现在开始)?你(?:现在)?(?:就)?是(?:一[个只名位])(?!.*(?:助教|老师))", re.I)
 # Where a message's sentences end: 。！？!?；;, a full-width colon ("用海盗的口吻回答：什么是 BERT？"), a line
 # break, an English ". " before the next sentence.
@@ -441,7 +441,7 @@ def rewrite_code_request(question: str, previous_question: str) -> str:
     if not m or before is None:
         return ""
     new = (m.group("x") or m.group("y") or "").strip()
-    snippet = next((s for s in SNIPPETS if re.search(s.pattern, new.lower())), None)
+    snippet = named_snippet(new)
     if snippet is None or snippet.key == before.key:
         return ""
     return f"Show me the code for {new}" if language_of(question) == "en" else f"给我看看{new}的代码"

@@ -71,7 +71,7 @@ def code_topic(text: str) -> Snippet | None:
     low = (text or "").lower()
     if not _CODE_ASK.search(low) or _NOT_CODE.search(low):
         return None
-    return next((s for s in SNIPPETS if re.search(s.pattern, low)), None)
+    return named_snippet(low)
 
 
 @lru_cache(maxsize=None)
@@ -105,9 +105,15 @@ def function_source(path: str, name: str) -> str:
 HEADER = "# 助教自己的代码：{name}"
 
 
+def named_snippet(text: str) -> Snippet | None:
+    """The snippet whose topic `text` names ("softmax", "因果掩码"), whether or not it asks for code."""
+    low = (text or "").lower()
+    return next((s for s in SNIPPETS if re.search(s.pattern, low)), None)
+
+
 def find_snippet(query: str) -> Snippet:
     """The snippet a request (or a bare topic: "softmax", "causal mask") names; DemoInputError when none."""
-    snippet = code_topic(query) or next((s for s in SNIPPETS if re.search(s.pattern, (query or "").lower())), None)
+    snippet = code_topic(query) or named_snippet(query)
     if snippet is None:
         topics = "、".join(s.name_zh for s in SNIPPETS)
         raise DemoInputError(f"没有认出要看哪部分的代码；可以看的有：{topics}",
