@@ -104,13 +104,14 @@ def test_a_message_without_asides_stays_whole(q):
 
 
 @pytest.mark.parametrize("q", ["能详细一点吗？", "还有呢？", "继续", "老师，能展开讲讲吗？", "说详细点", "还有别的吗", "Tell me more",
-                               "Can you elaborate?", "Could you explain it in more detail?", "What else?"])
+                               "Can you elaborate?", "Could you explain it in more detail?", "What else?",
+                               "没听懂，能换个说法吗？", "还是不明白", "换个角度讲讲", "I don't get it", "Can you explain it differently?"])
 def test_a_request_for_more_is_read_as_one(q):
     assert asks_more(q)
 
 
 @pytest.mark.parametrize("q", ["多头注意力呢？", "还有什么平滑方法？", "详细说说 BERT", "继续训练是什么意思", "What else does BERT do?",
-                               "具体是怎么算的？", "那 GPT-3 呢？"])
+                               "具体是怎么算的？", "那 GPT-3 呢？", "不明白为什么要除以根号 dk", "I don't understand self-attention"])
 def test_a_question_is_not_a_request_for_more(q):
     assert not asks_more(q)
 

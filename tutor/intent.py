@@ -422,6 +422,10 @@ _MORE = re.compile(
     r"(?:能不能|可不可以|能|可以|请)?(?:你)?(?:再|更)?(?:说|讲|解释)?(?:得)?(?:详细|具体|深入|展开|多)(?:一点|一些|点|些)?(?:地|的)?"
     r"(?:说说|讲讲|说一下|讲一下|解释一下|介绍一下|聊聊|说|讲|解释|介绍)?(?:一点|一些|点|些)?"
     r"|还有(?:别的|其他的?|什么|更多的?)?(?:内容)?|(?:继续|接着)(?:说|讲)?(?:下去)?|然后呢|"
+    # not understood: the same question, explained by passages not quoted yet
+    r"(?:我)?(?:还是)?(?:没|没有|不太|不)(?:听|看)?(?:懂|明白)(?:[，,\s]*(?:能|可以)?(?:再)?换(?:个|一个|种|一种)(?:说法|方式|角度)(?:说说|讲讲|解释一下|讲|说)?)?|"
+    r"(?:能|可以)?(?:再)?换(?:个|一个|种|一种)(?:说法|方式|角度)(?:说说|讲讲|解释一下|讲|说)?|"
+    r"i\s+(?:still\s+)?(?:don'?t|do\s+not)\s+(?:get|understand)(?:\s+(?:it|that))?|(?:can\s+you\s+)?explain\s+(?:it\s+)?(?:differently|another\s+way)|"
     r"(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:tell\s+me\s+(?:some\s+)?more|say\s+more|explain\s+(?:it\s+)?(?:more|further|in\s+more\s+detail)|"
     r"elaborate|go\s+on|continue|keep\s+going|(?:some\s+)?more(?:\s+details?)?|anything\s+else|what\s+else)(?:\s+please)?(?:\s+(?:on|about)\s+(?:that|this|it))?"
     r")\s*(?:吗|嘛|呢|吧|啊|呀|please)?[\s?？!！。.~～]*$", re.I)
@@ -429,7 +433,8 @@ _MORE = re.compile(
 
 def asks_more(text: str) -> bool:
     """Whether a message only asks for more of what was just answered ("能详细一点吗？", "还有呢？", "继续",
-    "Tell me more", "Can you elaborate?"): the previous question again, answered from passages not quoted yet."""
+    "Tell me more", "Can you elaborate?"), or says it was not understood ("没听懂，能换个说法吗？", "I don't
+    get it"): the previous question again, answered from passages not quoted yet."""
     return bool(_MORE.match(text))
 
 
