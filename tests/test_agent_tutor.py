@@ -168,6 +168,17 @@ def test_a_misspelled_course_term_is_read_as_the_term_and_the_answer_says_so(tut
     assert "没有出现" not in r.answer and "注意力" in r.answer, r.answer
 
 
+def test_why_a_weight_is_larger_is_answered_by_the_scores_it_comes_from(tutor):
+    """After an attention demo, "为什么第一行第一个权重更大？" called the attention tool with the question, was
+    retried with a search and quoted an unrelated passage ("Y等于B加WX")."""
+    tutor.ask("Q=[[1,0],[0,1]] K=[[1,0],[0,1]] V=[[1,2],[3,4]] 算注意力", session_id="why-weights")
+    r = tutor.ask("为什么第一行第一个权重更大？", session_id="why-weights")
+    assert [s.tool for s in r.steps if s.tool] == ["attention"] and r.kind == "demo" and r.model_driven, r.answer
+    assert "原始分数" in r.answer and "0.7071" in r.answer and "0.6698" in r.answer
+    r = tutor.ask("为什么要除以根号 dk？", session_id="why-weights")  # a question for the notes stays one
+    assert [s.tool for s in r.steps if s.tool][:1] == ["search_notes"]
+
+
 def test_bad_input_is_a_readable_reply(tutor):
     assert tutor.ask("").kind == "error"
     r = tutor.ask("长" * 2500)

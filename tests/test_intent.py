@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.intent import Intent, asks_more, classify, resolve_followup, rewrite_ellipsis, rewrite_setting, split_aside
+from tutor.intent import (Intent, asks_more, classify, resolve_followup, rewrite_demo_why, rewrite_ellipsis, rewrite_setting,
+                          split_aside)
 
 
 @pytest.mark.parametrize("q", [
@@ -338,3 +339,22 @@ def test_more_course_terms_are_topics():
 def test_query_key_value_written_one_by_one_is_a_course_question(q):
     """'Q、K、V' names attention's query, key and value as surely as 'QKV' does: it was refused as off-topic."""
     assert classify(q).kind == "concept"
+
+
+_ATTENTION = "Q=[[1,0],[0,1]] K=[[1,0],[0,1]] V=[[1,2],[3,4]] 算注意力"
+
+
+@pytest.mark.parametrize("q", ["为什么第一行第一个权重更大？", "q0 为啥更关注 k0？", "为什么两行的权重一样？", "Why is the first weight the largest?",
+                               "How come q1's weights are the same?"])
+def test_a_why_about_the_numbers_shown_asks_for_their_steps(q):
+    assert rewrite_demo_why(q, _ATTENTION, "attention") == f"{_ATTENTION}，显示计算步骤"
+
+
+@pytest.mark.parametrize(("q", "kind"), [
+    ("为什么要除以根号 dk？", "attention"),        # a concept question for the notes
+    ("为什么每行和为 1？", "attention"),
+    ("第一行是什么意思？", "attention"),           # no why
+    ("为什么第一个词的概率最大？", "ngram"),        # steps are the attention demo's
+])
+def test_other_questions_after_a_demo_are_not_asking_for_its_steps(q, kind):
+    assert rewrite_demo_why(q, _ATTENTION, kind) == ""

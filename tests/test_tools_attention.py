@@ -335,3 +335,21 @@ def test_bad_text_inputs():
         attention_from_text("a b", d_model=0)
     with pytest.raises(DemoInputError, match="must divide"):
         attention_from_text("a b", d_model=6, heads=4)
+
+
+def test_the_steps_show_the_scores_each_weight_comes_from():
+    """"为什么第一行第一个权重更大？" is answered by the scores before the softmax (run_attention with steps)."""
+    from tutor.tools.langchain_tools import run_attention
+
+    text, art = run_attention("Q=[[1,0],[0,1]] K=[[1,0],[0,1]] V=[[1,2],[3,4]] 算注意力，显示计算步骤")
+    assert art["ok"] and art["args"]["steps"] is True
+    lines = text.splitlines()
+    raw, scaled, weights = (next(i for i, ln in enumerate(lines) if ln.startswith(p)) for p in ("原始分数", "缩放后", "注意力权重"))
+    assert raw < scaled < weights
+    assert lines[raw + 2].split() == ["q0", "1.0000", "0.0000"] and lines[scaled + 2].split() == ["q0", "0.7071", "0.0000"]
+    assert lines[weights + 2].split() == ["q0", "0.6698", "0.3302"]
+    # a causal mask shows the masked scores too; without the option, only the weights
+    assert "加掩码后" in run_attention("Q=[[1,2],[0,1]] K=[[1,0],[0,1]] V=[[1,0],[0,1]] causal step by step")[0]
+    assert "原始分数" not in run_attention("Q=[[1,0],[0,1]] K=[[1,0],[0,1]] V=[[1,2],[3,4]]")[0]
+    # a word inside the quoted sentence is data, not the option
+    assert "原始分数" not in run_attention("给“计算 步骤 很 重要”算一下自注意力")[0]

@@ -23,7 +23,7 @@ from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, aside_notice, 
 from tutor.glossary import with_key_terms
 from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, FIXED_REPLIES, REFUSAL_INJECTION
 from tutor.intent import (DEMO_KINDS, Intent, asks_more, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
-                          rewrite_code_request, rewrite_setting, rewrite_slot, split_aside, subject_of, subject_terms, topic_of)
+                          rewrite_code_request, rewrite_demo_why, rewrite_setting, rewrite_slot, split_aside, subject_of, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
 from tutor.schema import AskResult, Source, Step, StreamEvent
 from tutor.sessions import SessionStore, Turn
@@ -295,7 +295,8 @@ def _read(message: str, session) -> Reading:
         if demo == "code":  # "那 softmax 呢？" after a request for the causal mask's code
             ellipsis = rewrite_code_request(question, last)
         elif demo:  # "长度 6 呢？" after a length-4 mask demo; "那用加一平滑呢？" after a bigram request
-            ellipsis = rewrite_setting(question, last) or (option := rewrite_demo_option(question, last, demo))
+            ellipsis = (rewrite_setting(question, last) or (option := rewrite_demo_option(question, last, demo))
+                        or (option := rewrite_demo_why(question, last, demo)))
         else:  # "第二个任务具体是什么？" after an answer listing BERT's two pre-training tasks
             ellipsis = rewrite_ordinal(question, session.history(1)[-1].answer, topic) or rewrite_slot(question, last)
     # a follow-up is resolved against everything the previous question was about ("GPT-3 in-context learning")

@@ -452,6 +452,28 @@ def rewrite_code_request(question: str, previous_question: str) -> str:
     return f"Show me the code for {new}" if language_of(question) == "en" else f"给我看看{new}的代码"
 
 
+# A question about the numbers a demo just showed ("为什么第一行第一个权重更大？", "Why is q0's first weight
+# the largest?"): why / how, and which numbers — a comparison or a numbered row or entry, not a concept
+# question asked after the demo ("为什么要除以根号 dk？", "为什么每行和为 1？" are for the notes).
+_WHY = re.compile(r"为什么|为啥|为何|怎么(?:会|算出|得到|来的)|\bwhy\b|\bhow come\b|\bhow (?:is|are|was|did)\b", re.I)
+_WHICH_NUMBERS = re.compile(
+    r"最大|更大|最小|更小|最高|更高|最低|更低|这么(?:大|小|高|低)|一样|相同|相等|第\s*(?:[一二三四五六七八九十]|\d)|\b[qk]\d\b|这个(?:权重|数|值|分数)|"
+    r"\b(?:larger|largest|bigger|biggest|higher|highest|smaller|smallest|lower|lowest|same|equal)\b|\b(?:first|second|third|last)\s+(?:row|weight|query|key)", re.I)
+
+
+def rewrite_demo_why(question: str, previous_question: str, kind: str) -> str:
+    """'为什么第一行第一个权重更大？' after an attention request becomes that request with its steps shown
+    ("…，显示计算步骤"): the raw and scaled scores the weights come from are the answer. '' for other demos
+    and other questions."""
+    if kind != "attention" or not _WHY.search(question) or not _WHICH_NUMBERS.search(question):
+        return ""
+    from tutor.tools.parsing import parse_attention_query
+
+    if parse_attention_query(previous_question).get("steps"):
+        return ""  # the steps were shown already
+    return f"{previous_question}，显示计算步骤"
+
+
 # "和全量微调比有什么好处？" / "跟 BERT 相比呢？" / "Compared with BERT?": a comparison that leaves out its first
 # side, the conversation's topic.
 _COMPARED_TO = re.compile(r"^\s*(?:那|那么)?\s*(?:和|跟|与|比起|相比|相较于?)\s*\S|^\s*(?:(?:and\s+)?(?:compared\s+(?:to|with)|versus|vs\.?|in\s+comparison\s+(?:to|with)))\s", re.I)

@@ -228,12 +228,22 @@ class AttentionResult:
         ]
         return " | ".join(parts)
 
-    def summary(self, max_full: int = 6) -> str:
-        """Short readable text for a student (the agent's observation)."""
+    def summary(self, max_full: int = 6, steps: bool = False) -> str:
+        """Short readable text for a student (the agent's observation). `steps`: for one head, the scores
+        the weights come from, before them (raw Q·Kᵀ, scaled, masked): why one weight is larger than another."""
         rows, cols = self._labels()
         lines = [self.header()]
         w = self.weights if self.weights.ndim == 3 else self.weights[None]
         n, m = w.shape[1], w.shape[2]
+        if steps and not self.multi_head and n <= max_full and m <= max_full:
+            lines.append("原始分数 / raw scores Q·Kᵀ（越大越相关 / larger = more related）:")
+            lines.append(format_matrix(self.scores, rows, cols))
+            lines.append(f"缩放后 / scaled scores (÷√{self.d_k}):")
+            lines.append(format_matrix(self.scaled_scores, rows, cols))
+            if self.causal or self.padding_mask is not None:
+                lines.append("加掩码后 / masked scores (-inf = 看不到 cannot see):")
+                lines.append(format_matrix(self.masked_scores, rows, cols))
+            lines.append("softmax 把每行分数变成权重：分数越大，权重越大 / softmax turns each row of scores into weights: the larger the score, the larger the weight")
         for h in range(w.shape[0]):
             title = f"头 head {h}: " if w.shape[0] > 1 else ""
             if n <= max_full and m <= max_full:

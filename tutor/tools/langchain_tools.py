@@ -136,7 +136,7 @@ def run_attention(
         except Exception:  # the picture is a bonus; the numbers still go back
             log.exception("attention heatmap failed")
             png = None
-        content = result.summary() + ("\n（热力图已生成 / heatmap ready）" if png else "")
+        content = result.summary(steps=bool(args.get("steps"))) + ("\n（热力图已生成 / heatmap ready）" if png else "")
         return content, {"tool": "attention", "ok": True, "args": _safe(args), "result": full, "png_path": png, "error": None}
     except Exception as exc:  # noqa: BLE001 - an agent tool must never raise
         return _error("attention", exc, args, ATTENTION_HINT)

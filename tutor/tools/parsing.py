@@ -473,8 +473,8 @@ def parse_attention_query(query: str) -> dict[str, Any]:
     """Loose text or JSON -> kwargs for the attention demo.
 
     Keys: q, k, v (matrices as nested lists or text), w_q, w_k, w_v, w_o, causal, heads,
-    padding_mask, seed, projections ('seeded'|'identity'), text (a sentence for attention_from_text), d_model.
-    Only keys that were found are returned.
+    padding_mask, seed, projections ('seeded'|'identity'), text (a sentence for attention_from_text), d_model,
+    steps (show the scores before the weights). Only keys that were found are returned.
     """
     query = query or ""
     obj = try_json_object(query)
@@ -527,6 +527,10 @@ def parse_attention_query(query: str) -> dict[str, Any]:
         out["d_model"] = int(dm)
     if _flag(query, ["identity projection", "单位投影", "不投影", "no projection"]):
         out["projections"] = "identity"
+    # the scores the weights come from, shown before them ("显示计算步骤", "step by step")
+    if re.search(r"步骤|每一步|中间结果|计算过程|原始分数|step[\s-]*by[\s-]*step|\bsteps\b|raw scores|show (?:the |your )?work",
+                 strip_quoted(s), re.IGNORECASE):
+        out["steps"] = True
     if not any(k in out for k in ("q", "k", "v")):
         quoted = quoted_segments(query)
         sent = quoted[0] if quoted else None
