@@ -177,6 +177,11 @@ def test_why_a_weight_is_larger_is_answered_by_the_scores_it_comes_from(tutor):
     assert "原始分数" in r.answer and "0.7071" in r.answer and "0.6698" in r.answer
     r = tutor.ask("为什么要除以根号 dk？", session_id="why-weights")  # a question for the notes stays one
     assert [s.tool for s in r.steps if s.tool][:1] == ["search_notes"]
+    # an n-gram score's "why" gets the counts each probability comes from
+    tutor.ask("用 bigram 给“我 爱 学习”打分", session_id="why-counts")
+    r = tutor.ask("为什么“爱”的概率是 0？", session_id="why-counts")
+    assert [s.tool for s in r.steps if s.tool] == ["ngram"] and r.model_driven, r.answer
+    assert "c(我 爱)=0" in r.answer, r.answer
 
 
 def test_bad_input_is_a_readable_reply(tutor):

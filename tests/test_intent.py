@@ -347,14 +347,22 @@ _ATTENTION = "Q=[[1,0],[0,1]] K=[[1,0],[0,1]] V=[[1,2],[3,4]] 算注意力"
 @pytest.mark.parametrize("q", ["为什么第一行第一个权重更大？", "q0 为啥更关注 k0？", "为什么两行的权重一样？", "Why is the first weight the largest?",
                                "How come q1's weights are the same?"])
 def test_a_why_about_the_numbers_shown_asks_for_their_steps(q):
-    assert rewrite_demo_why(q, _ATTENTION, "attention") == f"{_ATTENTION}，显示计算步骤"
+    assert rewrite_demo_why(q, _ATTENTION, "attention") == f"显示计算步骤，{_ATTENTION}"
 
 
 @pytest.mark.parametrize(("q", "kind"), [
     ("为什么要除以根号 dk？", "attention"),        # a concept question for the notes
     ("为什么每行和为 1？", "attention"),
     ("第一行是什么意思？", "attention"),           # no why
-    ("为什么第一个词的概率最大？", "ngram"),        # steps are the attention demo's
+    ("为什么要平滑呢？", "ngram"),                  # a concept question after a score
+    ("为什么第一个词的概率最大？", "mask"),          # a mask has no steps to show
 ])
 def test_other_questions_after_a_demo_are_not_asking_for_its_steps(q, kind):
     assert rewrite_demo_why(q, _ATTENTION, kind) == ""
+
+
+def test_a_why_about_an_ngram_score_asks_for_its_counts():
+    score = "用 bigram 给这句话打分：我 爱 学习"
+    for q in ("为什么“爱”的概率是 0？", "为什么困惑度是 inf？", "Why is the probability so low?"):
+        assert rewrite_demo_why(q, score, "ngram") == f"显示计算步骤，{score}"
+    assert rewrite_demo_why("为什么概率是 0？", f"显示计算步骤，{score}", "ngram") == ""  # shown already

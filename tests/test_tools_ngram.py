@@ -284,3 +284,18 @@ def test_bad_corpora(tmp_path):
         score_sentence("a", corpus_text="a", corpus_path=tmp_path)
     with pytest.raises(DemoInputError, match="no tokens"):
         score_sentence("a", corpus_text="。！？")
+
+
+def test_the_steps_show_the_counts_each_probability_comes_from():
+    """"为什么“爱”的概率是 0？" is answered by c(我 爱)=0 (run_ngram with steps)."""
+    from tutor.tools.langchain_tools import run_ngram
+
+    text, art = run_ngram("显示计算步骤，用 bigram 给“我 爱 学习”打分")
+    assert art["ok"] and art["args"]["steps"] is True and art["args"]["sentence"] == "我 爱 学习"
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("P(爱|我)"))
+    step = art["result"]["steps"][1]
+    c_uw, c_u = step["count"], step["context_count"]
+    assert f"c(我 爱)={c_uw}, c(我)={c_u} → {c_uw}/{c_u} = 0" in line and c_uw == 0
+    laplace = run_ngram("用加一平滑的 bigram 给“我 爱 学习”打分 step by step")[0]
+    assert f"(0+1)/({c_u}+1×" in laplace
+    assert "c(我 爱)" not in run_ngram("用 bigram 给“我 爱 学习”打分")[0]

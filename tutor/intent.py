@@ -456,22 +456,29 @@ def rewrite_code_request(question: str, previous_question: str) -> str:
 # the largest?"): why / how, and which numbers — a comparison or a numbered row or entry, not a concept
 # question asked after the demo ("为什么要除以根号 dk？", "为什么每行和为 1？" are for the notes).
 _WHY = re.compile(r"为什么|为啥|为何|怎么(?:会|算出|得到|来的)|\bwhy\b|\bhow come\b|\bhow (?:is|are|was|did)\b", re.I)
-_WHICH_NUMBERS = re.compile(
-    r"最大|更大|最小|更小|最高|更高|最低|更低|这么(?:大|小|高|低)|一样|相同|相等|第\s*(?:[一二三四五六七八九十]|\d)|\b[qk]\d\b|这个(?:权重|数|值|分数)|"
-    r"\b(?:larger|largest|bigger|biggest|higher|highest|smaller|smallest|lower|lowest|same|equal)\b|\b(?:first|second|third|last)\s+(?:row|weight|query|key)", re.I)
+_COMPARED = (r"最大|更大|最小|更小|最高|更高|最低|更低|这么(?:大|小|高|低)|一样|相同|相等|第\s*(?:[一二三四五六七八九十]|\d)|"
+             r"\b(?:larger|largest|bigger|biggest|higher|highest|smaller|smallest|lower|lowest|same|equal)\b")
+_WHICH_NUMBERS = {
+    "attention": re.compile(_COMPARED + r"|\b[qk]\d\b|这个(?:权重|数|值|分数)|\b(?:first|second|third|last)\s+(?:row|weight|query|key)", re.I),
+    # an n-gram score: a probability or the perplexity, a zero ("为什么“爱”的概率是 0？")
+    "ngram": re.compile(_COMPARED + r"|概率|困惑度|probabilit|perplexity|(?<![\d.])0(?![\d.])|零|-?inf", re.I),
+}
 
 
 def rewrite_demo_why(question: str, previous_question: str, kind: str) -> str:
-    """'为什么第一行第一个权重更大？' after an attention request becomes that request with its steps shown
-    ("…，显示计算步骤"): the raw and scaled scores the weights come from are the answer. '' for other demos
-    and other questions."""
-    if kind != "attention" or not _WHY.search(question) or not _WHICH_NUMBERS.search(question):
+    """'为什么第一行第一个权重更大？' after an attention request, or '为什么“爱”的概率是 0？' after an n-gram
+    score, becomes that request with its steps shown ("显示计算步骤，…"): the scores the weights come from,
+    the counts each probability comes from, are the answer. '' for other demos and other questions
+    ("为什么要平滑呢？" is for the notes)."""
+    which = _WHICH_NUMBERS.get(kind)
+    if which is None or not _WHY.search(question) or not which.search(question):
         return ""
-    from tutor.tools.parsing import parse_attention_query
+    from tutor.tools.parsing import asks_for_steps
 
-    if parse_attention_query(previous_question).get("steps"):
+    if asks_for_steps(previous_question):
         return ""  # the steps were shown already
-    return f"{previous_question}，显示计算步骤"
+    # before the request, which may end with its data after a colon ("…打分：我 爱 你")
+    return f"显示计算步骤，{previous_question}"
 
 
 # "和全量微调比有什么好处？" / "跟 BERT 相比呢？" / "Compared with BERT?": a comparison that leaves out its first

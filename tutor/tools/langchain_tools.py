@@ -198,7 +198,7 @@ def run_ngram(
         )
         result: Any = ng.compare_sentences(args["sentence"], args["compare"], **kw) if args.get("compare") else ng.score_sentence(args["sentence"], **kw)
         full = result.to_dict()
-        return result.summary(), {"tool": "ngram", "ok": True, "args": _safe(args), "result": full, "png_path": None, "error": None}
+        return result.summary(steps=bool(args.get("steps"))), {"tool": "ngram", "ok": True, "args": _safe(args), "result": full, "png_path": None, "error": None}
     except Exception as exc:  # noqa: BLE001
         return _error("ngram", exc, args, NGRAM_HINT)
 

@@ -293,10 +293,30 @@ class NgramScore:
         lines.extend(self.notes)
         return "\n".join(lines)
 
-    def summary(self) -> str:
+    def step_lines(self) -> list[str]:
+        """Where each probability comes from: the counts and the formula with them filled in."""
+        lines = []
+        for s in self.steps:
+            u = " ".join(s.context) if s.context else "∅"
+            counts = f"c({u} {s.lookup})={s.count}, c({u})={s.context_count}"
+            if self.smoothing == "mle":
+                how = f"{s.count}/{s.context_count}" if s.context_count else "0（上下文没出现过 / unseen context）"
+            elif self.smoothing == "addk":
+                how = f"({s.count}+{self.k:g})/({s.context_count}+{self.k:g}×{self.vocab_size})"
+            else:
+                how = "折扣后加回退 / discounted, plus the back-off share"
+            lines.append(f"  P({s.token}|{u}): {counts} → {how} = {s.probability:.3g}")
+        return lines
+
+    def summary(self, steps: bool = False) -> str:
+        """Short readable text (the agent's observation). `steps`: each probability's counts and formula
+        first, so "为什么“爱”的概率是 0？" is answered by c(我 爱)=0."""
         lp = "-inf" if math.isinf(self.logprob) else f"{self.logprob:.3f}"
         ppl = "inf" if math.isinf(self.perplexity) else f"{self.perplexity:.2f}"
         parts = [f"{self.n}-gram, {self.method()}, 分词 {self.tokenization}, V={self.vocab_size}"]
+        if steps:
+            parts.append("每个词的计数 / counts per token:")
+            parts.extend(self.step_lines())
         parts.append(f"“{self.sentence}” → " + " ".join(f"{s.token}:{s.probability:.3g}" for s in self.steps))
         parts.append(f"ln P = {lp}, 困惑度 perplexity = {ppl}")
         if self.unknown_tokens:
@@ -349,8 +369,8 @@ class NgramComparison:
     def to_table(self) -> str:
         return "\n\n".join([self.a.to_table(), self.b.to_table(), "比较 / comparison: " + self.verdict()])
 
-    def summary(self) -> str:
-        return "\n".join([self.a.summary(), self.b.summary(), self.verdict()])
+    def summary(self, steps: bool = False) -> str:
+        return "\n".join([self.a.summary(steps), self.b.summary(steps), self.verdict()])
 
 
 class _IntHash:

@@ -469,6 +469,15 @@ def _as_bool(x: Any) -> bool:
 # Attention arguments
 
 
+_STEPS = re.compile(r"步骤|每一步|中间结果|计算过程|原始分数|step[\s-]*by[\s-]*step|\bsteps\b|raw scores|show (?:the |your )?work", re.IGNORECASE)
+
+
+def asks_for_steps(query: str) -> bool:
+    """Whether a demo request asks to see how its numbers come about ("显示计算步骤", "step by step"), in its
+    words outside the quoted data."""
+    return bool(_STEPS.search(strip_quoted(normalize_text(query or ""))))
+
+
 def parse_attention_query(query: str) -> dict[str, Any]:
     """Loose text or JSON -> kwargs for the attention demo.
 
@@ -527,9 +536,7 @@ def parse_attention_query(query: str) -> dict[str, Any]:
         out["d_model"] = int(dm)
     if _flag(query, ["identity projection", "单位投影", "不投影", "no projection"]):
         out["projections"] = "identity"
-    # the scores the weights come from, shown before them ("显示计算步骤", "step by step")
-    if re.search(r"步骤|每一步|中间结果|计算过程|原始分数|step[\s-]*by[\s-]*step|\bsteps\b|raw scores|show (?:the |your )?work",
-                 strip_quoted(s), re.IGNORECASE):
+    if asks_for_steps(query):  # the scores the weights come from, shown before them
         out["steps"] = True
     if not any(k in out for k in ("q", "k", "v")):
         quoted = quoted_segments(query)
@@ -581,7 +588,8 @@ def normalize_smoothing(name: str) -> tuple[str, float | None]:
 def parse_ngram_query(query: str) -> dict[str, Any]:
     """Loose text or JSON -> kwargs for the n-gram demo.
 
-    Keys: n, smoothing, k, discount, sentence, compare, tokenization, corpus_text.
+    Keys: n, smoothing, k, discount, sentence, compare, tokenization, corpus_text, steps (show the counts
+    each probability comes from).
     """
     query = query or ""
     obj = try_json_object(query)
@@ -605,6 +613,8 @@ def parse_ngram_query(query: str) -> dict[str, Any]:
 
     out = {}
     s = normalize_text(query)
+    if asks_for_steps(query):
+        out["steps"] = True
     # training text given inline: text="..." / 语料：“...” -- take it out before looking for sentences
     rest = query
     m = re.search(
