@@ -178,7 +178,7 @@ class Builder:
             t = r.choice(["给“{s}”算一下自注意力", "“{s}”这句话的注意力权重是多少", "帮我可视化一下“{s}”的自注意力", "画出“{s}”的注意力热力图",
                           "“{s}”用 {h} 个头的多头注意力算一下", "Show the self-attention weights for “{s}”",
                           "What does self-attention look like over “{s}”? Use {h} heads", "对“{s}”做一次自注意力计算"])
-            return t.format(s=s, h=r.randint(1, 4))
+            return t.format(s=s, h=r.choice([1, 2, 4]))  # heads divide the sentence demo's d_model of 8
         n, m, d = r.randint(1, 3), r.randint(1, 3), r.randint(1, 3)
         dv = r.randint(1, 3)
         Q, K, V = _fmt(_matrix(r, n, d)), _fmt(_matrix(r, m, d)), _fmt(_matrix(r, m, dv))
@@ -187,7 +187,9 @@ class Builder:
             "帮我算一下注意力：Q={Q}，K={K}，V={V}{c}", "Q={Q} K={K} V={V}{c}，注意力权重是多少？", "用缩放点积注意力计算 Q={Q}, K={K}, V={V}{c}",
             "请演示 attention：Q={Q}；K={K}；V={V}{c}", "Compute attention for Q={Q}, K={K}, V={V}{ce}", "Q={Q}，K={K}，V={V}{c}，softmax 之后的权重和输出呢",
         ])
-        return t.format(Q=Q, K=K, V=V, c="，加上因果掩码" if causal else "", ce=" with a causal mask" if causal else "")
+        q = t.format(Q=Q, K=K, V=V, c="，加上因果掩码" if causal else "", ce=" with a causal mask" if causal else "")
+        # the scores before the weights, as a "why is this weight larger?" follow-up asks (intent.rewrite_demo_why)
+        return r.choice(["显示计算步骤，", "Step by step: "]) + q if r.random() < 0.15 else q
 
     def sentence(self) -> str:
         pool = ["注意力机制很重要", "机制注意力", "注意力机制", "我爱自然语言处理", "语言模型预测下一个词", "BERT 是双向的", "GPT 是自回归模型",
@@ -221,7 +223,9 @@ class Builder:
         s = self.sentence()
         t = r.choice(["用 {name} 模型给“{s}”打分{sm}", "“{s}”在 {name} 模型下的概率和困惑度是多少？{sm}", "算一下“{s}”的 {name} 困惑度{sm}",
                       "Score “{s}” with a {name} model {sm}", "用{sm}的{name}语言模型计算“{s}”的概率"])
-        return t.format(name=name, s=s, sm=sm).strip()
+        q = t.format(name=name, s=s, sm=sm).strip()
+        # each probability's counts, as a "why is it 0?" follow-up asks (intent.rewrite_demo_why)
+        return "显示计算步骤，" + q if r.random() < 0.15 else q
 
     def mask_question(self) -> str:
         """Every kind of request the mask tool serves: a causal mask by size or over a sentence, a padding
