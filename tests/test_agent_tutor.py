@@ -184,6 +184,18 @@ def test_why_a_weight_is_larger_is_answered_by_the_scores_it_comes_from(tutor):
     assert "c(我 爱)=0" in r.answer, r.answer
 
 
+def test_asking_for_more_after_a_demo_or_with_nothing_before(tutor):
+    """After a demo, "还有呢？" is about its topic, from the notes; opening a conversation, "Tell me more" gets
+    the reply that says what the tutor covers (it was searched as "Tell me more" and quoted "more difficult")."""
+    from tutor.agent.prompt import SOCIAL_REPLIES
+
+    tutor.ask("给我演示一下 4 个词的因果掩码", session_id="more-demo")
+    r = tutor.ask("还有呢？", session_id="more-demo")
+    assert [s.tool_input for s in r.steps if s.tool == "search_notes"] == ["掩码"] and r.kind == "concept", r.steps
+    r = tutor.ask("Tell me more")
+    assert r.answer == SOCIAL_REPLIES["greeting"]["en"] and not r.steps
+
+
 def test_bad_input_is_a_readable_reply(tutor):
     assert tutor.ask("").kind == "error"
     r = tutor.ask("长" * 2500)

@@ -284,10 +284,16 @@ def _read(message: str, session) -> Reading:
     demo = demo if demo in DEMO_KINDS else ""
     ellipsis = "" if intent.definite else rewrite_ellipsis(question, last, topic)
     seen = ""
-    if asks_more(question) and last and classify(last).kind == "concept":
-        # "还有呢？" asks the previous question again, for what its answers have not quoted yet
-        ellipsis = last
-        seen = "\n".join(t.answer for t in session.turns if (t.resolved_question or t.question) == last)
+    if asks_more(question):
+        if last and classify(last).kind == "concept":
+            # "还有呢？" asks the previous question again, for what its answers have not quoted yet
+            ellipsis = last
+            seen = "\n".join(t.answer for t in session.turns if (t.resolved_question or t.question) == last)
+        elif last and (topic or topic_of(last)):  # after a demo or a code listing: its topic, from the notes
+            ellipsis = topic or topic_of(last)
+            demo = ""
+        else:  # nothing to go on ("Tell me more" opening a conversation): the reply that says what the tutor covers
+            intent = Intent("offtopic", intent.language, definite=True, social="greeting")
     if demo and ellipsis and classify(ellipsis).kind != demo:
         ellipsis = ""  # "加上因果掩码呢" put in place of an attention request's topic asks for neither demo
     option = ""
