@@ -46,13 +46,13 @@ SNIPPETS = (
             (("tutor/tools/ngram.py", "NgramModel.prob"),)),
     Snippet("positions", "位置编码", "positional encoding", r"位置编码|positional|position encoding|sinusoid|正弦",
             (("tutor/tools/attention.py", "sinusoidal_positions"),)),
-    Snippet("rope", "旋转位置编码（RoPE）", "rotary position embedding (RoPE)", r"rope|旋转",
+    Snippet("rope", "旋转位置编码（RoPE）", "rotary position embedding (RoPE)", r"\brope\b|旋转",
             (("models/model.py", "rotate_half"), ("models/model.py", "apply_rope"))),
     Snippet("mlp", "前馈网络（MLP）", "feed-forward network (MLP)", r"前馈|feed[\s-]?forward|mlp|ffn", (("models/model.py", "MLP"),)),
     Snippet("attention", "缩放点积注意力", "scaled dot-product attention", r"注意力|attention|qkv|q\s*k\s*v",
             (("tutor/tools/attention.py", "attention_steps"),)),
     Snippet("block", "Transformer 块（助教 GPT 的一层）", "a Transformer block",
-            r"transformer|gpt|解码器|decoder|block|残差|residual", (("models/model.py", "Block"),)),
+            r"transformer|gpt|解码器|decoder|\bblock|残差|residual", (("models/model.py", "Block"),)),
 )
 
 # A request to see or write code ("用 Python 写一个 softmax", "show me the code for attention", "手写自注意力"),
