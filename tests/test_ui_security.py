@@ -134,3 +134,12 @@ def test_artifact_tables():
 
 def test_httpx_available_for_server_tests():
     assert httpx.__version__
+
+
+def test_every_agent_tool_has_a_readable_step_title():
+    """The UI names each tool a step can call (gpt_attention and code showed their raw names)."""
+    from tutor.agent.prompt import TOOL_NAMES
+    from ui.render import TOOL_NAMES as LABELS
+
+    assert set(TOOL_NAMES) <= set(LABELS)
+    assert "助教自己的代码" in step_title(1, {"tool": "code"}, "zh") and "the tutor's own code" in step_title(1, {"tool": "code"}, "en")

@@ -20,6 +20,8 @@ TOOL_NAMES = {
     "attention": ("注意力演示", "attention demo"),
     "ngram": ("n-gram 打分", "n-gram scoring"),
     "mask": ("掩码演示", "masking demo"),
+    "gpt_attention": ("助教模型的注意力", "the tutor GPT's attention"),
+    "code": ("助教自己的代码", "the tutor's own code"),
 }
 
 
