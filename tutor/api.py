@@ -21,7 +21,7 @@ from typing import Iterator
 from tutor.config import Settings, get_settings
 from tutor.extractive import EXTRACTIVE_LABELS, UNCOVERED_NOTICE, aside_notice, definition_subject, uncovered_subject
 from tutor.glossary import with_key_terms
-from tutor.agent.prompt import ANSWER_LEADS, DEMO_THOUGHT, FIXED_REPLIES, REFUSAL_INJECTION
+from tutor.agent.prompt import ANSWER_LEADS, CHOSEN_TOOLS, DEMO_THOUGHT, FIXED_REPLIES, REFUSAL_INJECTION, TOOL_NAMES
 from tutor.intent import (DEMO_KINDS, Intent, asks_more, classify, is_course_related, resolve_followup, rewrite_demo_option, rewrite_ellipsis,
                           rewrite_code_request, rewrite_demo_why, rewrite_setting, rewrite_slot, split_aside, subject_of, subject_terms, topic_of)
 from tutor.ordinals import rewrite_ordinal
@@ -181,9 +181,9 @@ class Tutor:
         asked = reading.ellipsis or question
         # a follow-up ("它有什么缺点？") is judged as the question it resolves to
         judged = classify(resolved) if intent.kind == "offtopic" and followup else intent
-        # a request to see code gets the code tool from the start: the shipped model was not trained to choose
-        # it (prompt.CHOSEN_TOOLS), so it is named as a retry names a tool
-        tool = "code" if intent.kind == "code" else None
+        # a request for a tool the shipped model was not trained to choose (prompt.CHOSEN_TOOLS: code) gets
+        # that tool from the start, as a retry names a tool
+        tool = intent.kind if intent.kind in TOOL_NAMES and intent.kind not in CHOSEN_TOOLS else None
         for attempt in range(2):
             run = None
             for item in run_agent_streaming(self.agent, asked, history, policy, topics, intent.language, tool, refusal, reading.seen):

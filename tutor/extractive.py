@@ -241,7 +241,7 @@ ASIDE_NOTICE = {
 
 
 def aside_notice(asides: list[str], language: str) -> str:
-    quoted = "、".join(f"“{a}”" for a in asides) if language != "en" else ", ".join(f"“{a}”" for a in asides)
+    quoted = (", " if language == "en" else "、").join(f"“{a}”" for a in asides)
     return ASIDE_NOTICE.get(language, ASIDE_NOTICE["zh"]).format(asides=quoted)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from tutor.tools.code import code_topic, named_snippet
-from tutor.tools.parsing import strip_quoted, trailing_data
+from tutor.tools.parsing import asks_for_steps, strip_quoted, trailing_data
 
 COURSE_TERMS = [
     "bert", "gpt", "chatgpt", "transformer", "attention", "注意力", "自注意力", "多头", "掩码", "mask", "遮",
@@ -473,8 +473,6 @@ def rewrite_demo_why(question: str, previous_question: str, kind: str) -> str:
     which = _WHICH_NUMBERS.get(kind)
     if which is None or not _WHY.search(question) or not which.search(question):
         return ""
-    from tutor.tools.parsing import asks_for_steps
-
     if asks_for_steps(previous_question):
         return ""  # the steps were shown already
     # before the request, which may end with its data after a colon ("…打分：我 爱 你")
